@@ -1,0 +1,106 @@
+"""Exception and warning types of topcup-bench.
+
+Every error raised for bad input names the source (a file path or a table
+role such as ``"picks"``), the field, what was expected and what was found,
+so that a user can fix the input without reading our code.  The command line
+turns any :class:`TopcupBenchError` into a one-paragraph message and a
+non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "TopcupBenchError",
+    "InputError",
+    "SchemaError",
+    "UnknownParticleError",
+    "NonFiniteCoordinatesError",
+    "DuplicateTruthError",
+    "EmptyInputError",
+    "CopickSourceError",
+    "OutputExistsError",
+    "TopcupBenchWarning",
+    "UnitsWarning",
+    "did_you_mean",
+]
+
+
+class TopcupBenchError(Exception):
+    """Base class of every error topcup-bench raises on purpose."""
+
+
+class InputError(TopcupBenchError, ValueError):
+    """Bad input data: a file or a table that cannot be used as given.
+
+    Parameters
+    ----------
+    source : str
+        Where the input came from: a path, or a role such as ``"truth"``.
+    message : str
+        What is wrong: the field, what was expected and what was found.
+    """
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = str(source)
+        self.detail = message
+        super().__init__(f"{self.source}: {message}")
+
+
+class SchemaError(InputError):
+    """A required column or field is missing or has the wrong type."""
+
+
+class UnknownParticleError(InputError):
+    """A ``particle_type`` that is not one of the scored classes."""
+
+
+class NonFiniteCoordinatesError(InputError):
+    """NaN or infinite coordinates; the message lists the offending rows."""
+
+
+class DuplicateTruthError(InputError):
+    """Ground-truth rows repeated on (experiment, x, y, z), which the official scorer rejects."""
+
+
+class EmptyInputError(InputError):
+    """A file or table with nothing in it where content is required."""
+
+
+class CopickSourceError(InputError):
+    """An unreadable copick configuration or a missing user, session, run or object."""
+
+
+class OutputExistsError(TopcupBenchError, FileExistsError):
+    """Refusal to overwrite an existing file the user did not ask us to replace."""
+
+
+class TopcupBenchWarning(UserWarning):
+    """Base class of topcup-bench warnings."""
+
+
+class UnitsWarning(TopcupBenchWarning):
+    """Coordinates that look like voxel indices where Ångström were expected (or the reverse)."""
+
+
+def did_you_mean(value: str, candidates: Iterable[str]) -> str:
+    """Return a ``" Did you mean 'x'?"`` hint for a misspelt name, or ``""``.
+
+    Parameters
+    ----------
+    value : str
+        The name that was not recognised.
+    candidates : iterable of str
+        The valid names.
+
+    Examples
+    --------
+    >>> did_you_mean("ribosom", ["ribosome", "apo-ferritin"])
+    " Did you mean 'ribosome'?"
+    >>> did_you_mean("zzz", ["ribosome"])
+    ''
+    """
+    matches = difflib.get_close_matches(str(value), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" Did you mean {matches[0]!r}?" if matches else ""

@@ -1,0 +1,113 @@
+"""Bootstrap confidence interval of the score over experiments.
+
+Experiments are resampled with replacement and the micro-aggregated counts
+recomputed from the additive per-(run, class) counts; no score is averaged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from topcup_bench.errors import InputError
+from topcup_bench.metrics.counts import RunClassCounts
+from topcup_bench.metrics.fbeta import precision_recall_fbeta_arrays
+from topcup_bench.metrics.score import ScoreResult
+
+__all__ = ["BootstrapInterval", "bootstrap_score"]
+
+
+@dataclass(frozen=True)
+class BootstrapInterval:
+    """Percentile bootstrap interval of the aggregate score.
+
+    Attributes
+    ----------
+    score : float
+        The score on the original experiments.
+    low, high : float
+        Interval bounds at ``confidence``.
+    std : float
+        Standard deviation of the resampled scores.
+    confidence : float
+        Two-sided confidence level, e.g. 0.95.
+    n_resamples, seed, n_experiments : int
+    """
+
+    score: float
+    low: float
+    high: float
+    std: float
+    confidence: float
+    n_resamples: int
+    seed: int
+    n_experiments: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        """JSON-ready dictionary."""
+        return dict(vars(self))
+
+
+def bootstrap_score(
+    result: ScoreResult,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> BootstrapInterval:
+    """Bootstrap interval of ``result.score`` by resampling experiments.
+
+    Parameters
+    ----------
+    result : ScoreResult
+        A scored result; its per-(run, class) counts are resampled.
+    n_resamples : int
+        Number of bootstrap resamples.
+    confidence : float
+        Two-sided level in (0, 1).
+    seed : int
+        Seed of the resampling; the same seed gives the same interval.
+
+    Returns
+    -------
+    BootstrapInterval
+    """
+    if n_resamples < 1:
+        raise InputError("n_resamples", f"expected a positive integer, found {n_resamples!r}")
+    if not 0 < confidence < 1:
+        raise InputError("confidence", f"expected a level between 0 and 1, found {confidence!r}")
+    counts = result.counts
+    weights = np.array([result.classes[c].weight for c in counts.classes])
+    resampled = resampled_scores(counts, weights, result.total_weight, result.beta, n_resamples, seed)
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.quantile(resampled, [alpha, 1.0 - alpha])
+    return BootstrapInterval(
+        score=result.score,
+        low=float(low),
+        high=float(high),
+        std=float(resampled.std(ddof=1)) if n_resamples > 1 else 0.0,
+        confidence=float(confidence),
+        n_resamples=int(n_resamples),
+        seed=int(seed),
+        n_experiments=len(counts.experiments),
+    )
+
+
+def resampled_scores(
+    counts: RunClassCounts,
+    weights: np.ndarray,
+    total_weight: float,
+    beta: float,
+    n_resamples: int,
+    seed: int,
+) -> np.ndarray:
+    """Scores of ``n_resamples`` bootstrap resamples of the experiments, shape (n_resamples,)."""
+    n_experiments = len(counts.experiments)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_experiments, size=(n_resamples, n_experiments))
+    multiplicity = np.zeros((n_resamples, n_experiments), dtype=np.int64)
+    np.add.at(multiplicity, (np.arange(n_resamples)[:, None], draws), 1)
+    tp, fp, fn = (multiplicity @ table for table in (counts.tp, counts.fp, counts.fn))
+    fbeta = precision_recall_fbeta_arrays(tp, fp, fn, beta)[2]
+    return (fbeta @ weights) / total_weight if total_weight > 0 else np.zeros(n_resamples)
