@@ -219,7 +219,8 @@ def validate_picks_table(
 
     The copy has string ``experiment`` and ``particle_type`` columns, float64
     ``x, y, z`` (and ``score`` when present), the canonical columns first and
-    any extra columns after them, and a fresh ``RangeIndex``.
+    any extra columns after them.  The index labels are kept (errors cite
+    them) and ``attrs["source"]`` records where the table came from.
 
     Parameters
     ----------
@@ -234,9 +235,10 @@ def validate_picks_table(
     allow_empty : bool
         Raise :class:`EmptyInputError` for a table without rows when False.
     line_offset : int, optional
-        When the table was read from a text file, the file line of the first
-        row (2 for a CSV with one header line); errors then cite file lines
-        instead of 0-based table rows.
+        When the table was read from a text file, the file line of its first
+        row (2 for a CSV with one header line).  It is kept in
+        ``attrs["line_offset"]`` so that this and every later error cites
+        file lines (index label + offset).
 
     Returns
     -------
@@ -266,36 +268,38 @@ def validate_picks_table(
         )
     if not allow_empty and len(table) == 0:
         raise EmptyInputError(source, "the table has no rows")
-    out = table.reset_index(drop=True).copy()
+    out = table.copy()
+    if line_offset is not None:
+        out.index = pd.RangeIndex(len(out))
+        out.attrs["line_offset"] = int(line_offset)
+    out.attrs["source"] = out.attrs.get("source", source)
     for column in ("experiment", "particle_type"):
         values = out[column]
         absent = values.isna().to_numpy()
         if absent.any():
-            raise SchemaError(source, f"column {column!r} is empty in {describe_rows(absent, line_offset)}")
+            raise SchemaError(source, f"column {column!r} is empty in {describe_rows(out, absent)}")
         if not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
             out[column] = values.astype(str)
     numeric = list(COORDINATE_COLUMNS) + ([SCORE_COLUMN] if SCORE_COLUMN in out.columns else [])
     for column in numeric:
-        out[column] = _as_float(out[column], source, column, line_offset)
+        out[column] = _as_float(out, column, source)
     coords = out[list(COORDINATE_COLUMNS)].to_numpy()
     bad = ~np.isfinite(coords).all(axis=1)
     if bad.any():
         raise NonFiniteCoordinatesError(
-            source, f"non-finite (NaN or infinite) coordinates x, y, z in {describe_rows(bad, line_offset)}"
+            source, f"non-finite (NaN or infinite) coordinates x, y, z in {describe_rows(out, bad)}"
         )
     if SCORE_COLUMN in out.columns:
         bad = ~np.isfinite(out[SCORE_COLUMN].to_numpy())
         if bad.any():
-            raise NonFiniteCoordinatesError(source, f"non-finite values in column 'score' in {describe_rows(bad, line_offset)}")
+            raise NonFiniteCoordinatesError(source, f"non-finite values in column 'score' in {describe_rows(out, bad)}")
     if classes is not None:
-        check_particle_types(out, classes, source=source, line_offset=line_offset)
+        check_particle_types(out, classes, source=source)
     ordered = list(PICKS_COLUMNS) + [c for c in out.columns if c not in PICKS_COLUMNS]
     return out[ordered]
 
 
-def check_particle_types(
-    table: pd.DataFrame, classes: ClassCatalogue, *, source: str, line_offset: int | None = None
-) -> None:
+def check_particle_types(table: pd.DataFrame, classes: ClassCatalogue, *, source: str) -> None:
     """Raise :class:`UnknownParticleError` naming the first unknown ``particle_type``.
 
     Parameters
@@ -306,8 +310,6 @@ def check_particle_types(
         The allowed classes.
     source : str
         Name used in the error message.
-    line_offset : int, optional
-        File line of the first row, as in :func:`validate_picks_table`.
     """
     known = set(classes.names)
     types = table["particle_type"]
@@ -318,15 +320,14 @@ def check_particle_types(
     first = unknown[0]
     raise UnknownParticleError(
         source,
-        f"column 'particle_type': unknown value(s) {unknown} in {describe_rows(unknown_mask, line_offset)}; "
+        f"column 'particle_type': unknown value(s) {unknown} in {describe_rows(table, unknown_mask)}; "
         f"expected one of {list(classes.names)}.{did_you_mean(first, classes.names)} "
         "(portal names such as 'cytosolic-ribosome' need an explicit name map: --map-names portal)",
     )
 
 
-def _as_float(
-    values: pd.Series, source: str, column: str, line_offset: int | None
-) -> pd.Series:
+def _as_float(table: pd.DataFrame, column: str, source: str) -> pd.Series:
+    values = table[column]
     if values.dtype == np.float64:
         return values
     converted = pd.to_numeric(values, errors="coerce")
@@ -335,20 +336,25 @@ def _as_float(
         first = values[not_numbers].iloc[0]
         raise SchemaError(
             source,
-            f"column {column!r} must hold numbers; found {first!r} in {describe_rows(not_numbers, line_offset)}",
+            f"column {column!r} must hold numbers; found {first!r} in "
+            f"{describe_rows(table, not_numbers)}",
         )
     return converted.astype(np.float64)
 
 
-def describe_rows(mask: np.ndarray, line_offset: int | None = None) -> str:
-    """Describe the rows where ``mask`` is True, listing a few.
+def describe_rows(table: pd.DataFrame, mask: np.ndarray) -> str:
+    """Describe the rows of ``table`` where ``mask`` is True, listing a few.
 
-    Rows are 0-based table rows, or file lines when ``line_offset`` is given.
+    Rows are named by their index labels (0-based positions for a default
+    index), or by file lines when the table was read from a text file
+    (``attrs["line_offset"]``, see :func:`validate_picks_table`).
     """
-    rows = np.flatnonzero(mask)
-    where = "table rows" if line_offset is None else "file lines"
-    shown = rows[:_MAX_ROWS_LISTED] + (0 if line_offset is None else line_offset)
-    listed = ", ".join(str(r) for r in shown)
-    more = f" and {len(rows) - _MAX_ROWS_LISTED} more" if len(rows) > _MAX_ROWS_LISTED else ""
-    noun = "row" if len(rows) == 1 else "rows"
-    return f"{len(rows)} {noun} ({where} {listed}{more})"
+    labels = list(table.index[np.asarray(mask, dtype=bool)])
+    offset = table.attrs.get("line_offset")
+    if offset is not None and all(isinstance(label, (int, np.integer)) for label in labels):
+        unit, labels = "file lines", [int(label) + offset for label in labels]
+    else:
+        unit = "rows"
+    listed = ", ".join(str(label) for label in labels[:_MAX_ROWS_LISTED])
+    more = f" and {len(labels) - _MAX_ROWS_LISTED} more" if len(labels) > _MAX_ROWS_LISTED else ""
+    return f"{len(labels)} {'row' if len(labels) == 1 else 'rows'} ({unit} {listed}{more})"

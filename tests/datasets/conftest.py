@@ -11,10 +11,20 @@ import pandas as pd
 import pytest
 
 PARTICLES = [
-    {"name": "apo-ferritin", "is_particle": True, "label": 1, "radius": 60.0,
-     "metadata": {"score_weight": 1.0}},
-    {"name": "ribosome", "is_particle": True, "label": 4, "radius": 150.0,
-     "metadata": {"score_weight": 1.0, "score_threshold": 0.4}},
+    {
+        "name": "apo-ferritin",
+        "is_particle": True,
+        "label": 1,
+        "radius": 60.0,
+        "metadata": {"score_weight": 1.0},
+    },
+    {
+        "name": "ribosome",
+        "is_particle": True,
+        "label": 4,
+        "radius": 150.0,
+        "metadata": {"score_weight": 1.0, "score_threshold": 0.4},
+    },
     {"name": "thyroglobulin", "is_particle": True, "label": 5, "radius": 130.0},
     {"name": "membrane", "is_particle": False, "label": 7},
 ]

@@ -110,7 +110,10 @@ def test_check_units_warns_for_voxels():
 def test_check_units_warns_for_a_single_voxel_row():
     with pytest.warns(UnitsWarning):
         check_units(
-            table([[300, 300, 90]]), extent_angstrom_xyz=EXTENT, voxel_size_angstrom=VOXEL, source="p"
+            table([[300, 300, 90]]),
+            extent_angstrom_xyz=EXTENT,
+            voxel_size_angstrom=VOXEL,
+            source="p",
         )
 
 
@@ -121,7 +124,9 @@ def test_check_units_rejects_bad_arguments():
     with pytest.raises(InputError, match="voxel size"):
         check_units(picks, extent_angstrom_xyz=EXTENT, voxel_size_angstrom=0.0, source="p")
     with pytest.raises(SchemaError, match="'z'"):
-        check_units(picks.drop(columns="z"), extent_angstrom_xyz=EXTENT, voxel_size_angstrom=1.0, source="p")
+        check_units(
+            picks.drop(columns="z"), extent_angstrom_xyz=EXTENT, voxel_size_angstrom=1.0, source="p"
+        )
 
 
 def test_check_units_against_silent_for_matching_units():

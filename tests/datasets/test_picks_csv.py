@@ -23,7 +23,11 @@ from topcup_bench.errors import (
 )
 from topcup_bench.types import COMPETITION_CLASSES
 
-KAGGLE = "id,experiment,particle_type,x,y,z\n0,TS_5_4,ribosome,1.5,2.5,3.5\n1,TS_6_4,apo-ferritin,4,5,6\n"
+KAGGLE = (
+    "id,experiment,particle_type,x,y,z\n"
+    "0,TS_5_4,ribosome,1.5,2.5,3.5\n"
+    "1,TS_6_4,apo-ferritin,4,5,6\n"
+)
 
 
 def write(tmp_path: Path, text: str, name: str = "picks.csv") -> Path:
@@ -62,7 +66,10 @@ def test_score_wins_over_conf(tmp_path):
 
 
 def test_string_columns_survive_na_like_names(tmp_path):
-    text = "experiment,particle_type,x,y,z\nNA,ribosome,1,2,3\nnan,ribosome,4,5,6\n007,ribosome,7,8,9\n"
+    text = (
+        "experiment,particle_type,x,y,z\n"
+        "NA,ribosome,1,2,3\nnan,ribosome,4,5,6\n007,ribosome,7,8,9\n"
+    )
     table = read_picks_csv(write(tmp_path, text))
     assert table["experiment"].tolist() == ["NA", "nan", "007"]
 
@@ -135,7 +142,9 @@ def test_missing_columns_lists_expected_and_found(tmp_path):
 
 
 def test_non_number_cites_the_file_line(tmp_path):
-    path = write(tmp_path, "experiment,particle_type,x,y,z\nTS,ribosome,1,2,3\nTS,ribosome,1,two,3\n")
+    path = write(
+        tmp_path, "experiment,particle_type,x,y,z\nTS,ribosome,1,2,3\nTS,ribosome,1,two,3\n"
+    )
     with pytest.raises(SchemaError) as caught:
         read_picks_csv(path)
     message = str(caught.value)

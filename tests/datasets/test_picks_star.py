@@ -53,9 +53,7 @@ def test_pixel_size_argument_takes_precedence(tmp_path):
     assert table["particle_type"].tolist() == ["ribosome"]
 
 
-@pytest.mark.parametrize(
-    "column", ["rlnImagePixelSize", "rlnDetectorPixelSize", "rlnPixelSize"]
-)
+@pytest.mark.parametrize("column", ["rlnImagePixelSize", "rlnDetectorPixelSize", "rlnPixelSize"])
 def test_each_particle_pixel_size_column(tmp_path, column):
     path = star(tmp_path, loop("particles", [*COORDS, "rlnTomoName", column], [[1, 1, 1, "a", 4]]))
     assert read_picks_star(path, particle_type="ribosome")["x"].tolist() == [4.0]
@@ -140,6 +138,14 @@ def test_origin_in_angstrom_is_subtracted(tmp_path):
     assert table[["x", "y", "z"]].to_numpy().tolist() == [[18.5, 22.0, 20.0]]
 
 
+def test_partial_origin_columns_are_an_error(tmp_path):
+    columns = [*COORDS, "rlnOriginXAngst", "rlnTomoName"]
+    path = star(tmp_path, loop("particles", columns, [[10, 10, 10, 1.5, "a"]]))
+    with pytest.raises(SchemaError, match=r"found only \['rlnOriginXAngst'\]") as caught:
+        read_picks_star(path, pixel_size_angstrom=2.0, particle_type="ribosome")
+    assert str(path) in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("micrograph", "run"),
     [
@@ -155,7 +161,11 @@ def test_origin_in_angstrom_is_subtracted(tmp_path):
 def test_run_from_micrograph_name(tmp_path, micrograph, run):
     path = star(
         tmp_path,
-        loop("particles", [*COORDS, "rlnMicrographName", "particle_type"], [[1, 2, 3, micrograph, "ribosome"]]),
+        loop(
+            "particles",
+            [*COORDS, "rlnMicrographName", "particle_type"],
+            [[1, 2, 3, micrograph, "ribosome"]],
+        ),
     )
     assert read_picks_star(path, pixel_size_angstrom=1.0)["experiment"].tolist() == [run]
 
@@ -272,7 +282,13 @@ def test_missing_file(tmp_path):
 def test_empty_loop_is_an_empty_table(tmp_path):
     path = star(tmp_path, loop("particles", [*COORDS, "rlnTomoName", "rlnParticleName"], []))
     table = read_picks_star(path, pixel_size_angstrom=1.0)
-    assert len(table) == 0 and list(table.columns)[:5] == ["experiment", "particle_type", "x", "y", "z"]
+    assert len(table) == 0 and list(table.columns)[:5] == [
+        "experiment",
+        "particle_type",
+        "x",
+        "y",
+        "z",
+    ]
 
 
 def test_round_trip(tmp_path, picks_table):

@@ -134,7 +134,7 @@ def test_row10_unknown_particle_type_in_the_solution_is_an_error(table):
 
 def test_row11_duplicate_truth_rows_of_any_type_are_an_error(table):
     truth = table([("a", APO, 1, 2, 3), ("a", RIBO, 1, 2, 3)])
-    with pytest.raises(DuplicateTruthError, match=r"truth.*table rows 1"):
+    with pytest.raises(DuplicateTruthError, match=r"truth.*rows 1\)"):
         score_picks(truth, truth.iloc[:1])
     result = score_picks(truth, truth.iloc[:1], dedupe_truth=True)
     assert result.deduplicated_truth_rows == 1
@@ -158,7 +158,7 @@ def test_row13_empty_predictions_score_zero(table):
 def test_row14_non_finite_coordinates_are_rejected_with_rows(table, bad):
     truth = table([("a", APO, 0, 0, 0)])
     picks = table([("a", APO, 0, 0, 0), ("a", APO, bad, 0, 0), ("b", APO, 0, bad, 0)])
-    with pytest.raises(NonFiniteCoordinatesError, match=r"picks.*2 rows \(table rows 1, 2\)"):
+    with pytest.raises(NonFiniteCoordinatesError, match=r"picks.*2 rows \(rows 1, 2\)"):
         score_picks(truth, picks)
     with pytest.raises(NonFiniteCoordinatesError, match=r"truth"):
         score_picks(picks, truth)

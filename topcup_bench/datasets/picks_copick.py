@@ -51,12 +51,13 @@ def read_copick_picks(
     session_id : str, optional
         Only picks of this session; default all sessions of ``user_id``.
     runs : iterable of str, optional
-        Run names to read; default every run of the project.
+        Run names to read (a single string is one name); default every run.
     classes : ClassCatalogue or iterable of ParticleClass, optional
         Read only the particle objects named in it (when ``object_names`` is
         not given), and require every ``particle_type`` to be one of it.
     object_names : iterable of str, optional
-        Pickable objects to read; default every object with ``is_particle``.
+        Pickable objects to read (a single string is one name); default every
+        object with ``is_particle``.
 
     Returns
     -------
@@ -75,8 +76,11 @@ def read_copick_picks(
     source = os.fspath(config_path)
     root = open_copick_root(source)
     catalogue = None if classes is None else ClassCatalogue.coerce(classes)
-    objects = _object_names(root, object_names, catalogue, source)
-    chosen_runs = root.runs if runs is None else [get_copick_run(root, r, source) for r in runs]
+    objects = _object_names(root, _as_list(object_names), catalogue, source)
+    run_names = _as_list(runs)
+    chosen_runs = (
+        root.runs if run_names is None else [get_copick_run(root, r, source) for r in run_names]
+    )
     frames: list[pd.DataFrame] = []
     found: set[tuple[str, str]] = set()
     for run in chosen_runs:
@@ -176,6 +180,13 @@ def write_copick_picks(
             ) from None
 
 
+def _as_list(names: Iterable[str] | str | None) -> list[str] | None:
+    """A single name given as a string means that one name, not its characters."""
+    if names is None:
+        return None
+    return [names] if isinstance(names, str) else [str(n) for n in names]
+
+
 def _object_names(
     root: Any, requested: Iterable[str] | None, catalogue: ClassCatalogue | None, source: str
 ) -> list[str]:
@@ -185,7 +196,7 @@ def _object_names(
         if catalogue is None:
             return particles
         return [name for name in particles if name in catalogue]
-    names = [str(n) for n in requested]
+    names = list(requested)
     for name in names:
         if name not in particles:
             all_names = [o.name for o in root.pickable_objects]
@@ -217,7 +228,10 @@ def _picks_frame(picks: Any, run_name: str, source: str) -> pd.DataFrame:
     where = getattr(picks, "path", f"run {run_name!r}, {name}")
     try:
         locations, transforms = picks.numpy()
-        scores = np.asarray(picks.scores(), dtype=np.float64)
+        if hasattr(picks, "scores"):  # copick >= 1.2x
+            scores = np.asarray(picks.scores(), dtype=np.float64)
+        else:
+            scores = np.array([1.0 if p.score is None else p.score for p in picks.points])
     except (OSError, ValueError, TypeError) as error:  # JSON and pydantic errors are ValueErrors
         message = " ".join(str(error).split())
         raise CopickSourceError(

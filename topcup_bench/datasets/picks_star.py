@@ -106,7 +106,13 @@ def read_picks_star(
     pixels = np.column_stack([numeric_column(block, c, source, where) for c in COORDINATES])
     sizes = pixel_sizes(block, optics, pixel_size_angstrom, source, where)
     angstrom = voxels_to_angstrom(pixels, sizes)
-    if all(c in block.columns for c in _ORIGINS):
+    present = [c for c in _ORIGINS if c in block.columns]
+    if present and len(present) < len(_ORIGINS):
+        raise SchemaError(
+            source,
+            f"{where}: origin shifts need all of {list(_ORIGINS)}; found only {present}",
+        )
+    if present:
         origins = [numeric_column(block, c, source, where) for c in _ORIGINS]
         angstrom = angstrom - np.column_stack(origins)
     table = pd.DataFrame(angstrom, columns=list(COORDINATE_COLUMNS))

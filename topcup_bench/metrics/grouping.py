@@ -145,6 +145,8 @@ def group_picks(
     DuplicateTruthError
         Repeated ground-truth rows and ``dedupe_truth`` is False.
     """
+    truth_source = truth.attrs.get("source", truth_source)
+    picks_source = picks.attrs.get("source", picks_source)
     truth = validate_picks_table(truth, source=truth_source, classes=classes, allow_empty=False)
     picks = validate_picks_table(picks, source=picks_source)
     truth, n_deduplicated = _check_truth_duplicates(truth, truth_source, dedupe_truth)
@@ -203,10 +205,10 @@ def _check_truth_duplicates(
     if not dedupe:
         raise DuplicateTruthError(
             source,
-            f"ground truth repeats (experiment, x, y, z) in {describe_rows(duplicated)}, which the "
+            f"ground truth repeats (experiment, x, y, z) in {describe_rows(truth, duplicated)}, which the "
             "official scorer rejects; pass dedupe_truth=True (--dedupe-truth) to keep the first",
         )
-    return truth.loc[~duplicated].reset_index(drop=True), int(duplicated.sum())
+    return truth.loc[~duplicated], int(duplicated.sum())
 
 
 def _joint_codes(
