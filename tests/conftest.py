@@ -14,7 +14,9 @@ sys.path.insert(0, str(Path(__file__).parent / "metrics"))
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--run-slow", action="store_true", default=False,
+        "--run-slow",
+        action="store_true",
+        default=False,
         help="also run the full-size (485-experiment) benchmark comparisons",
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from topcup_bench.types import COMPETITION_CLASSES, ClassCatalogue
+from topcup_bench.types import ClassCatalogue
 
 __all__ = ["synthetic_scoring_case", "KAGGLE_EXTENT_ANGSTROM"]
 

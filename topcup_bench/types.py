@@ -79,7 +79,9 @@ class ParticleClass:
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
-            raise InputError("particle class", f"name must be a non-empty string, got {self.name!r}")
+            raise InputError(
+                "particle class", f"name must be a non-empty string, got {self.name!r}"
+            )
         if not (math.isfinite(self.radius_angstrom) and self.radius_angstrom > 0):
             raise InputError(
                 f"particle class {self.name!r}",
@@ -292,7 +294,9 @@ def validate_picks_table(
     if SCORE_COLUMN in out.columns:
         bad = ~np.isfinite(out[SCORE_COLUMN].to_numpy())
         if bad.any():
-            raise NonFiniteCoordinatesError(source, f"non-finite values in column 'score' in {describe_rows(out, bad)}")
+            raise NonFiniteCoordinatesError(
+                source, f"non-finite values in column 'score' in {describe_rows(out, bad)}"
+            )
     if classes is not None:
         check_particle_types(out, classes, source=source)
     ordered = list(PICKS_COLUMNS) + [c for c in out.columns if c not in PICKS_COLUMNS]
@@ -320,7 +324,8 @@ def check_particle_types(table: pd.DataFrame, classes: ClassCatalogue, *, source
     first = unknown[0]
     raise UnknownParticleError(
         source,
-        f"column 'particle_type': unknown value(s) {unknown} in {describe_rows(table, unknown_mask)}; "
+        f"column 'particle_type': unknown value(s) {unknown} in "
+        f"{describe_rows(table, unknown_mask)}; "
         f"expected one of {list(classes.names)}.{did_you_mean(first, classes.names)} "
         "(portal names such as 'cytosolic-ribosome' need an explicit name map: --map-names portal)",
     )

@@ -9,8 +9,6 @@ particle type) pair, and coverage is found with scipy's KD-tree
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 from scipy.spatial import KDTree
 
 RADII = {
@@ -51,8 +49,9 @@ def naive_counts(reference_points, reference_radius, candidate_points):
     return tp, len(candidate_points) - tp, len(reference_points) - tp
 
 
-def naive_score(solution, submission, *, radii=RADII, weights=WEIGHTS, beta=4.0,
-                distance_multiplier=0.5):
+def naive_score(
+    solution, submission, *, radii=RADII, weights=WEIGHTS, beta=4.0, distance_multiplier=0.5
+):
     """Return (score, {type: (tp, fp, fn)}) exactly as metric.md §3 describes."""
     radius = {name: r * distance_multiplier for name, r in radii.items()}
     experiments = set(solution["experiment"].unique())
@@ -65,7 +64,9 @@ def naive_score(solution, submission, *, radii=RADII, weights=WEIGHTS, beta=4.0,
     totals = {t: [0, 0, 0] for t in types}
     for experiment in experiments:
         for particle_type in types:
-            select = (solution["experiment"] == experiment) & (solution["particle_type"] == particle_type)
+            select = (solution["experiment"] == experiment) & (
+                solution["particle_type"] == particle_type
+            )
             reference = solution.loc[select, ["x", "y", "z"]].to_numpy()
             select = (submission["experiment"] == experiment) & (
                 submission["particle_type"] == particle_type

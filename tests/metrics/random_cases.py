@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
 from naive_metric import RADII
 
 TYPES = list(RADII)

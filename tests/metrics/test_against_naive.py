@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from naive_metric import naive_score
 from random_cases import random_case
+
 from topcup_bench.metrics import score_picks
 from topcup_bench.metrics.grouping import group_picks
 from topcup_bench.metrics.matching import find_pairs
@@ -23,7 +23,9 @@ def test_random_cases_match_naive_bit_for_bit(start):
         result = score_picks(truth, picks)
         got = {name: (c.tp, c.fp, c.fn) for name, c in result.classes.items() if c.scored}
         assert got == expected_counts, f"seed {seed}"
-        assert result.score == expected_score, f"seed {seed}: {result.score!r} != {expected_score!r}"
+        assert result.score == expected_score, (
+            f"seed {seed}: {result.score!r} != {expected_score!r}"
+        )
 
 
 @pytest.mark.parametrize("multiplier", [0.25, 0.8, 1.0])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from random_cases import random_case
 from scipy.optimize import linear_sum_assignment
 
-from random_cases import random_case
 from topcup_bench.errors import InputError
 from topcup_bench.metrics import (
     aggregation_summary,
@@ -33,11 +33,17 @@ def test_counts_are_additive_over_experiments():
     summed = part_a.counts + part_b.counts
     ordered = summed.select_experiments(whole.counts.experiments)
     for name in ("tp", "fp", "fn"):
-        assert np.array_equal(getattr(ordered, name), getattr(whole.counts, name)[:, [
-            whole.counts.classes.index(c) for c in ordered.classes]])
+        assert np.array_equal(
+            getattr(ordered, name),
+            getattr(whole.counts, name)[
+                :, [whole.counts.classes.index(c) for c in ordered.classes]
+            ],
+        )
     assert summed.pooled() == {c: whole.counts.pooled()[c] for c in summed.classes}
     frame = whole.counts.to_frame()
-    assert len(frame) == 4 * 6 and frame["tp"].sum() == sum(v[0] for v in whole.counts.pooled().values())
+    assert len(frame) == 4 * 6 and frame["tp"].sum() == sum(
+        v[0] for v in whole.counts.pooled().values()
+    )
     with pytest.raises(InputError, match="TS_9"):
         whole.counts.select_experiments(["TS_9"])
 
@@ -57,10 +63,21 @@ def test_one_to_one_matches_hungarian_assignment():
         expected = {}
         for (experiment, name), group in truth.groupby(["experiment", "particle_type"]):
             candidates = picks[(picks.experiment == experiment) & (picks.particle_type == name)]
-            r = {"apo-ferritin": 30, "beta-amylase": 32.5, "beta-galactosidase": 45, "ribosome": 75,
-                 "thyroglobulin": 65, "virus-like-particle": 67.5}[name]
-            tp = _matching_size(group[["x", "y", "z"]].to_numpy(), candidates[["x", "y", "z"]].to_numpy(), r) \
-                if len(candidates) else 0
+            r = {
+                "apo-ferritin": 30,
+                "beta-amylase": 32.5,
+                "beta-galactosidase": 45,
+                "ribosome": 75,
+                "thyroglobulin": 65,
+                "virus-like-particle": 67.5,
+            }[name]
+            tp = (
+                _matching_size(
+                    group[["x", "y", "z"]].to_numpy(), candidates[["x", "y", "z"]].to_numpy(), r
+                )
+                if len(candidates)
+                else 0
+            )
             expected[name] = expected.get(name, 0) + tp
         got = {n: c.tp for n, c in result.classes.items() if c.scored}
         assert got == {n: expected.get(n, 0) for n in got}, f"seed {seed}"
@@ -129,11 +146,17 @@ def test_matched_distances_and_duplicates(table):
 
 def test_class_confusion(table):
     truth = table([("a", APO, 0, 0, 0), ("a", "ribosome", 1000, 0, 0)])
-    picks = table([("a", "ribosome", 5, 0, 0), ("a", APO, 1010, 0, 0), ("a", APO, 0, 0, 0),
-                   ("b", APO, 0, 0, 0)])
+    picks = table(
+        [
+            ("a", "ribosome", 5, 0, 0),
+            ("a", APO, 1010, 0, 0),
+            ("a", APO, 0, 0, 0),
+            ("b", APO, 0, 0, 0),
+        ]
+    )
     matrix = class_confusion(truth, picks)
-    assert matrix.loc["ribosome", APO] == 1      # ribosome pick on apo-ferritin truth
-    assert matrix.loc[APO, "ribosome"] == 1      # apo-ferritin pick within 75 Å of a ribosome
+    assert matrix.loc["ribosome", APO] == 1  # ribosome pick on apo-ferritin truth
+    assert matrix.loc[APO, "ribosome"] == 1  # apo-ferritin pick within 75 Å of a ribosome
     assert matrix.loc[APO, APO] == 1
     assert int(matrix.to_numpy().sum()) == 3
     assert isinstance(matrix, pd.DataFrame)

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-
 from naive_metric import naive_score
+
 from topcup_bench.errors import (
     DuplicateTruthError,
     NonFiniteCoordinatesError,
@@ -188,9 +188,19 @@ def test_row17_class_missing_from_the_solution_keeps_denominator_seven(table):
 
 
 def test_row18_perfect_predictions_score_one(table):
-    rows = [("a", name, 100.0 * i, 0, 0) for i, name in enumerate(
-        ["apo-ferritin", "beta-amylase", "beta-galactosidase", "ribosome", "thyroglobulin",
-         "virus-like-particle"])]
+    rows = [
+        ("a", name, 100.0 * i, 0, 0)
+        for i, name in enumerate(
+            [
+                "apo-ferritin",
+                "beta-amylase",
+                "beta-galactosidase",
+                "ribosome",
+                "thyroglobulin",
+                "virus-like-particle",
+            ]
+        )
+    ]
     truth = table(rows)
     assert score_picks(truth, truth).score == 1.0
 

@@ -14,11 +14,13 @@ APO = "apo-ferritin"
 
 def test_hand_computed_curve(table):
     truth = table([("a", APO, 0, 0, 0), ("a", APO, 500, 0, 0), ("a", APO, 1000, 0, 0)])
-    picks = table([
-        ("a", APO, 0, 0, 0, 0.9),      # covers point 0
-        ("a", APO, 500, 0, 0, 0.4),    # covers point 1
-        ("a", APO, 3000, 0, 0, 0.6),   # false positive
-    ])
+    picks = table(
+        [
+            ("a", APO, 0, 0, 0, 0.9),  # covers point 0
+            ("a", APO, 500, 0, 0, 0.4),  # covers point 1
+            ("a", APO, 3000, 0, 0, 0.6),  # false positive
+        ]
+    )
     curve = threshold_sweep(truth, picks)[APO]
     # thresholds: below everything, then each distinct score (keep score > t)
     assert curve.thresholds[1:].tolist() == [0.4, 0.6, 0.9]
@@ -37,8 +39,9 @@ def test_hand_computed_curve(table):
 
 
 def test_best_threshold_rescored_equals_curve_maximum():
-    truth, picks = synthetic_scoring_case(n_experiments=4, truth_per_class=15,
-                                          false_positives_per_class=30, seed=5)
+    truth, picks = synthetic_scoring_case(
+        n_experiments=4, truth_per_class=15, false_positives_per_class=30, seed=5
+    )
     curves = threshold_sweep(truth, picks)
     chosen = best_thresholds(curves)
     result = score_picks(truth, picks, thresholds="best")

@@ -33,7 +33,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     if issubclass(category, TopcupBenchWarning):
         click.echo(f"warning: {message}", err=True)
     else:
-        click.echo(warnings.formatwarning(message, category, filename, lineno, line), err=True, nl=False)
+        click.echo(
+            warnings.formatwarning(message, category, filename, lineno, line), err=True, nl=False
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

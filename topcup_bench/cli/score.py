@@ -21,7 +21,12 @@ from topcup_bench.datasets import (
 from topcup_bench.datasets.atomic import atomic_output
 from topcup_bench.datasets.thresholds import load_thresholds
 from topcup_bench.metrics import RULES, bootstrap_score, score_picks
-from topcup_bench.reports.score_table import class_table, render_markdown, render_rich, summary_lines
+from topcup_bench.reports.score_table import (
+    class_table,
+    render_markdown,
+    render_rich,
+    summary_lines,
+)
 from topcup_bench.types import COMPETITION_CLASSES
 
 __all__ = ["score_command"]
@@ -30,44 +35,107 @@ SOURCE_HELP = "CSV (Kaggle or TopCUP), RELION STAR, or copick:CONFIG?user=U[&ses
 
 
 @click.command("score")
-@click.option("--truth", "truth_spec", required=True, metavar="SOURCE", help=f"Ground truth: {SOURCE_HELP}.")
-@click.option("--picks", "picks_spec", required=True, metavar="SOURCE", help=f"Predictions: {SOURCE_HELP}.")
-@click.option("--classes", "classes_config", type=click.Path(dir_okay=False), metavar="COPICK_CONFIG",
-              help="Take classes, radii and weights (metadata.score_weight) from a copick config "
-                   "[default: the six competition classes].")
-@click.option("--rule", type=click.Choice(RULES), default="competition", show_default=True,
-              help="Coverage counting as the official scorer, or maximum one-to-one matching.")
+@click.option(
+    "--truth", "truth_spec", required=True, metavar="SOURCE", help=f"Ground truth: {SOURCE_HELP}."
+)
+@click.option(
+    "--picks", "picks_spec", required=True, metavar="SOURCE", help=f"Predictions: {SOURCE_HELP}."
+)
+@click.option(
+    "--classes",
+    "classes_config",
+    type=click.Path(dir_okay=False),
+    metavar="COPICK_CONFIG",
+    help="Take classes, radii and weights (metadata.score_weight) from a copick config "
+    "[default: the six competition classes].",
+)
+@click.option(
+    "--rule",
+    type=click.Choice(RULES),
+    default="competition",
+    show_default=True,
+    help="Coverage counting as the official scorer, or maximum one-to-one matching.",
+)
 @click.option("--beta", type=float, default=4.0, show_default=True, help="F-beta parameter.")
-@click.option("--distance-multiplier", type=float, default=0.5, show_default=True,
-              help="Match radius as a fraction of the particle radius.")
-@click.option("--thresholds", "thresholds_spec", metavar="best|FILE",
-              help="Keep picks with score > a per-class threshold: 'best' (optimistic, in-sample) "
-                   "or a JSON file {class: threshold} or a copick config (metadata.score_threshold).")
-@click.option("--map-names", "name_map", metavar="portal|FILE",
-              help="Rename particle types in both inputs first: 'portal' (cryoET data portal names) "
-                   "or a JSON file {from: to}.")
-@click.option("--dedupe-truth", is_flag=True,
-              help="Drop ground-truth rows repeated on (experiment, x, y, z) instead of failing.")
-@click.option("--pixel-size", type=float, metavar="ANGSTROM",
-              help="Pixel size for STAR inputs without one (coordinates are pixels).")
-@click.option("--bootstrap", "n_resamples", type=click.IntRange(min=0), default=1000, show_default=True,
-              help="Bootstrap resamples over experiments for the interval (0: none).")
+@click.option(
+    "--distance-multiplier",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Match radius as a fraction of the particle radius.",
+)
+@click.option(
+    "--thresholds",
+    "thresholds_spec",
+    metavar="best|FILE",
+    help="Keep picks with score > a per-class threshold: 'best' (optimistic, in-sample) "
+    "or a JSON file {class: threshold} or a copick config (metadata.score_threshold).",
+)
+@click.option(
+    "--map-names",
+    "name_map",
+    metavar="portal|FILE",
+    help="Rename particle types in both inputs first: 'portal' (cryoET data portal names) "
+    "or a JSON file {from: to}.",
+)
+@click.option(
+    "--dedupe-truth",
+    is_flag=True,
+    help="Drop ground-truth rows repeated on (experiment, x, y, z) instead of failing.",
+)
+@click.option(
+    "--pixel-size",
+    type=float,
+    metavar="ANGSTROM",
+    help="Pixel size for STAR inputs without one (coordinates are pixels).",
+)
+@click.option(
+    "--bootstrap",
+    "n_resamples",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples over experiments for the interval (0: none).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
-@click.option("--format", "output_format", type=click.Choice(["table", "json", "markdown"]),
-              default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the report (in --format) to this file, atomically.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "markdown"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report (in --format) to this file, atomically.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace --output if it exists.")
 def score_command(
-    truth_spec, picks_spec, classes_config, rule, beta, distance_multiplier, thresholds_spec,
-    name_map, dedupe_truth, pixel_size, n_resamples, seed, output_format, output, overwrite,
+    truth_spec,
+    picks_spec,
+    classes_config,
+    rule,
+    beta,
+    distance_multiplier,
+    thresholds_spec,
+    name_map,
+    dedupe_truth,
+    pixel_size,
+    n_resamples,
+    seed,
+    output_format,
+    output,
+    overwrite,
 ) -> None:
     """Score PICKS against TRUTH with the CZII competition metric.
 
     Prints the per-class table (TP, FP, FN, precision, recall, F1, F-beta) and
     the weighted score with its bootstrap interval.
     """
-    classes = catalogue_from_copick_config(classes_config) if classes_config else COMPETITION_CLASSES
+    classes = (
+        catalogue_from_copick_config(classes_config) if classes_config else COMPETITION_CLASSES
+    )
     star_options = {"pixel_size_angstrom": pixel_size}
     truth = _read(truth_spec, star_options)
     picks = _read(picks_spec, star_options)
@@ -80,14 +148,22 @@ def score_command(
     if thresholds_spec:
         thresholds = "best" if thresholds_spec == "best" else load_thresholds(thresholds_spec)
     result = score_picks(
-        truth, picks, classes=classes, beta=beta, distance_multiplier=distance_multiplier,
-        rule=rule, thresholds=thresholds, dedupe_truth=dedupe_truth,
+        truth,
+        picks,
+        classes=classes,
+        beta=beta,
+        distance_multiplier=distance_multiplier,
+        rule=rule,
+        thresholds=thresholds,
+        dedupe_truth=dedupe_truth,
     )
     interval = bootstrap_score(result, n_resamples=n_resamples, seed=seed) if n_resamples else None
     report = _render(result, interval, output_format, truth_spec, picks_spec)
     if output is not None:
         with atomic_output(output, overwrite=overwrite) as temporary:
-            temporary.write_text(report if isinstance(report, str) else _plain(report), encoding="utf-8")
+            temporary.write_text(
+                report if isinstance(report, str) else _plain(report), encoding="utf-8"
+            )
     if isinstance(report, str):
         click.echo(report, nl=not report.endswith("\n"))
     else:
@@ -112,8 +188,10 @@ def _render(result, interval, output_format, truth_spec, picks_spec):
     lines = summary_lines(result, interval)
     if output_format == "markdown":
         return render_markdown(table, lines)
-    return [render_rich(table, title=f"{describe_source(picks_spec)} vs {describe_source(truth_spec)}"),
-            *lines]
+    return [
+        render_rich(table, title=f"{describe_source(picks_spec)} vs {describe_source(truth_spec)}"),
+        *lines,
+    ]
 
 
 def _plain(renderables) -> str:

@@ -33,7 +33,9 @@ def per_run_scores(result: ScoreResult) -> pd.DataFrame:
     counts = result.counts
     fbeta = precision_recall_fbeta_arrays(counts.tp, counts.fp, counts.fn, result.beta)[2]
     weights = np.array([result.classes[c].weight for c in counts.classes])
-    frame = pd.DataFrame(fbeta, index=pd.Index(counts.experiments, name="experiment"), columns=counts.classes)
+    frame = pd.DataFrame(
+        fbeta, index=pd.Index(counts.experiments, name="experiment"), columns=counts.classes
+    )
     frame.insert(0, "score", fbeta @ weights / result.total_weight if result.total_weight else 0.0)
     return frame
 

@@ -79,7 +79,9 @@ def bootstrap_score(
         raise InputError("confidence", f"expected a level between 0 and 1, found {confidence!r}")
     counts = result.counts
     weights = np.array([result.classes[c].weight for c in counts.classes])
-    resampled = resampled_scores(counts, weights, result.total_weight, result.beta, n_resamples, seed)
+    resampled = resampled_scores(
+        counts, weights, result.total_weight, result.beta, n_resamples, seed
+    )
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(resampled, [alpha, 1.0 - alpha])
     return BootstrapInterval(

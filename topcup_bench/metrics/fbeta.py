@@ -38,7 +38,7 @@ def precision_recall_fbeta(tp: int, fp: int, fn: int, beta: float) -> tuple[floa
     Examples
     --------
     >>> precision_recall_fbeta(8, 2, 0, 4.0)
-    (0.8, 1.0, 0.9855072463768115)
+    (0.8, 1.0, 0.9855072463768116)
     >>> precision_recall_fbeta(0, 0, 5, 4.0)
     (0.0, 0.0, 0.0)
     """
@@ -84,9 +84,7 @@ def precision_recall_fbeta_arrays(
     return precision, recall, fbeta
 
 
-def weighted_score(
-    fbeta_by_class: Iterable[tuple[float, float]], total_weight: float
-) -> float:
+def weighted_score(fbeta_by_class: Iterable[tuple[float, float]], total_weight: float) -> float:
     """Aggregate score: the weighted sum of per-class F-beta over the sum of all weights.
 
     Parameters

@@ -154,31 +154,28 @@ def group_picks(
     experiment_codes, pred_experiment, experiments = _joint_codes(truth, picks, "experiment")
     class_codes, pred_class, scored_classes = _joint_codes(truth, picks, "particle_type")
     in_split = pred_experiment >= 0
-    check_particle_types(picks.loc[in_split], classes, source=picks_source)
+    _check_kept_types(picks, in_split, classes, picks_source)
     pred_class = pred_class[in_split]
     scored = pred_class >= 0
     n_classes = len(scored_classes)
 
     gt_key = experiment_codes.astype(np.int64) * n_classes + class_codes
     pred_key = pred_experiment[in_split][scored].astype(np.int64) * n_classes + pred_class[scored]
-    pred_rows = np.flatnonzero(in_split)[scored]
-    gt_order = np.argsort(gt_key, kind="stable")
-    pred_order = np.argsort(pred_key, kind="stable")
     n_groups = len(experiments) * n_classes
+    gt_order = _group_order(gt_key, n_groups)
+    pred_rows = np.flatnonzero(in_split)[scored][_group_order(pred_key, n_groups)]
     has_score = SCORE_COLUMN in picks.columns
     return GroupedPicks(
         experiments=experiments,
         classes=scored_classes,
         radius_angstrom=np.array([classes[c].radius_angstrom for c in scored_classes], float),
-        gt_xyz=truth[list(COORDINATE_COLUMNS)].to_numpy(np.float64)[gt_order],
+        gt_xyz=np.take(truth[list(COORDINATE_COLUMNS)].to_numpy(np.float64), gt_order, axis=0),
         gt_offsets=_offsets(np.bincount(gt_key, minlength=n_groups)),
         gt_row=gt_order,
-        pred_xyz=picks[list(COORDINATE_COLUMNS)].to_numpy(np.float64)[pred_rows[pred_order]],
-        pred_score=(
-            picks[SCORE_COLUMN].to_numpy(np.float64)[pred_rows[pred_order]] if has_score else None
-        ),
+        pred_xyz=np.take(picks[list(COORDINATE_COLUMNS)].to_numpy(np.float64), pred_rows, axis=0),
+        pred_score=picks[SCORE_COLUMN].to_numpy(np.float64)[pred_rows] if has_score else None,
         pred_offsets=_offsets(np.bincount(pred_key, minlength=n_groups)),
-        pred_row=pred_rows[pred_order],
+        pred_row=pred_rows,
         dropped_rows=int((~in_split).sum()),
         ignored_rows=int((~scored).sum()),
         deduplicated_truth_rows=n_deduplicated,
@@ -205,10 +202,28 @@ def _check_truth_duplicates(
     if not dedupe:
         raise DuplicateTruthError(
             source,
-            f"ground truth repeats (experiment, x, y, z) in {describe_rows(truth, duplicated)}, which the "
-            "official scorer rejects; pass dedupe_truth=True (--dedupe-truth) to keep the first",
+            f"ground truth repeats (experiment, x, y, z) in {describe_rows(truth, duplicated)}, "
+            "which the official scorer rejects; pass dedupe_truth=True (--dedupe-truth) to keep "
+            "the first",
         )
     return truth.loc[~duplicated], int(duplicated.sum())
+
+
+def _check_kept_types(
+    picks: pd.DataFrame, in_split: np.ndarray, classes: ClassCatalogue, source: str
+) -> None:
+    """Raise for unknown particle types among the kept (in-split) predictions."""
+    distinct = pd.unique(picks["particle_type"])
+    if all(name in classes for name in distinct):
+        return
+    check_particle_types(picks.loc[in_split], classes, source=source)
+
+
+def _group_order(key: np.ndarray, n_groups: int) -> np.ndarray:
+    """Stable order of rows by group; 16-bit keys let numpy use a linear-time radix sort."""
+    if n_groups <= np.iinfo(np.int16).max:
+        key = key.astype(np.int16)
+    return np.argsort(key, kind="stable")
 
 
 def _joint_codes(

@@ -52,7 +52,9 @@ def fbeta_at_multipliers(
     """
     rows = {}
     for multiplier in multipliers:
-        result = score_picks(truth, picks, classes=classes, beta=beta, distance_multiplier=multiplier)
+        result = score_picks(
+            truth, picks, classes=classes, beta=beta, distance_multiplier=multiplier
+        )
         rows[float(multiplier)] = {
             "score": result.score,
             **{name: c.fbeta for name, c in result.classes.items()},
@@ -146,7 +148,9 @@ def class_confusion(
     """
     catalogue = ClassCatalogue.coerce(classes)
     names = list(catalogue.names)
-    matrix = pd.DataFrame(0, index=pd.Index(names, name="predicted"), columns=pd.Index(names, name="truth"))
+    matrix = pd.DataFrame(
+        0, index=pd.Index(names, name="predicted"), columns=pd.Index(names, name="truth")
+    )
     for truth_class in names:
         truth_of_class = truth.loc[truth["particle_type"] == truth_class]
         if truth_of_class.empty:

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
 
 from topcup_bench.metrics.grouping import GroupedPicks
 
@@ -85,11 +86,16 @@ def squared_distances(gt_xyz: np.ndarray, pred_xyz: np.ndarray) -> np.ndarray:
     >>> squared_distances(np.zeros((1, 3)), np.array([[3.0, 4.0, 12.0]]))
     array([[169.]])
     """
-    d = gt_xyz[:, 0, None] - pred_xyz[None, :, 0]
+    return squared_distances_of_pairs(gt_xyz[:, None, :], pred_xyz[None, :, :])
+
+
+def squared_distances_of_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Squared distance ``(dx*dx + dy*dy) + dz*dz`` of broadcastable point arrays ``(..., 3)``."""
+    d = a[..., 0] - b[..., 0]
     d2 = d * d
-    d = gt_xyz[:, 1, None] - pred_xyz[None, :, 1]
+    d = a[..., 1] - b[..., 1]
     d2 += d * d
-    d = gt_xyz[:, 2, None] - pred_xyz[None, :, 2]
+    d = a[..., 2] - b[..., 2]
     d2 += d * d
     return d2
 
@@ -182,7 +188,10 @@ def one_to_one_true_positives(grouped: GroupedPicks, pairs: Pairs) -> np.ndarray
         p0 = grouped.pred_offsets[group]
         n_pred = grouped.pred_offsets[group + 1] - p0
         graph = csr_matrix(
-            (np.ones(in_group.sum(), dtype=np.int8), (pairs.gt[in_group] - g0, pairs.pred[in_group] - p0)),
+            (
+                np.ones(in_group.sum(), dtype=np.int8),
+                (pairs.gt[in_group] - g0, pairs.pred[in_group] - p0),
+            ),
             shape=(g1 - g0, n_pred),
         )
         matching = maximum_bipartite_matching(graph, perm_type="column")
@@ -193,7 +202,10 @@ def one_to_one_true_positives(grouped: GroupedPicks, pairs: Pairs) -> np.ndarray
 def _pairs_brute_force(
     gt_xyz: np.ndarray, pred_xyz: np.ndarray, r2: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    d2 = squared_distances(gt_xyz, pred_xyz)
+    # cdist accumulates (0 + dx*dx) + dy*dy + dz*dz in float64, bit-identical to
+    # squared_distances and about twice as fast on small groups; the tests check
+    # the identity against squared_distances and the KD-tree of the official scorer.
+    d2 = cdist(gt_xyz, pred_xyz, "sqeuclidean")
     gi, pi = np.nonzero(d2 <= r2)
     return gi, pi, d2[gi, pi]
 
@@ -207,9 +219,7 @@ def _pairs_kdtree(
     )
     gi = candidates["i"].astype(np.int64)
     pi = candidates["j"].astype(np.int64)
-    diff = gt_xyz[gi] - pred_xyz[pi]
-    d2 = diff[:, 0] * diff[:, 0] + diff[:, 1] * diff[:, 1]
-    d2 += diff[:, 2] * diff[:, 2]
+    d2 = squared_distances_of_pairs(gt_xyz[gi], pred_xyz[pi])
     keep = d2 <= r2
     order = np.lexsort((pi[keep], gi[keep]))
     return gi[keep][order], pi[keep][order], d2[keep][order]

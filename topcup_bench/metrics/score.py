@@ -215,8 +215,14 @@ def score_picks(
         pairs = find_pairs(grouped, radius_sq)
     counts = count_matches(grouped, pairs, rule)
     return _build_result(
-        grouped, counts, _rule_differences(grouped, pairs), catalogue, rule, beta,
-        distance_multiplier, applied,
+        grouped,
+        counts,
+        _rule_differences(grouped, pairs),
+        catalogue,
+        rule,
+        beta,
+        distance_multiplier,
+        applied,
     )
 
 
@@ -235,7 +241,9 @@ def _resolve_thresholds(
     for name, value in thresholds.items():
         catalogue[name]  # unknown names raise with a did-you-mean hint
         if not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise InputError("thresholds", f"threshold of {name!r} must be a finite number, found {value!r}")
+            raise InputError(
+                "thresholds", f"threshold of {name!r} must be a finite number, found {value!r}"
+            )
         resolved[name] = float(value)
     return resolved
 

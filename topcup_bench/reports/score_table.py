@@ -54,15 +54,18 @@ def summary_lines(result: ScoreResult, interval: BootstrapInterval | None = None
     lines = [f"score {result.score:.5f}  ({rule})"]
     if interval is not None:
         lines.append(
-            f"{interval.confidence:.0%} bootstrap interval [{interval.low:.5f}, {interval.high:.5f}] "
-            f"over {interval.n_experiments} experiments ({interval.n_resamples} resamples, "
-            f"seed {interval.seed})"
+            f"{interval.confidence:.0%} bootstrap interval "
+            f"[{interval.low:.5f}, {interval.high:.5f}] "
+            f"over {interval.n_experiments} experiments "
+            f"({interval.n_resamples} resamples, seed {interval.seed})"
         )
     if result.thresholds is not None:
         shown = ", ".join(f"{k} > {v:.4g}" for k, v in result.thresholds.items())
         lines.append(f"per-class thresholds applied: {shown}")
     if result.dropped_rows:
-        lines.append(f"{result.dropped_rows} pick rows of experiments absent from the truth dropped")
+        lines.append(
+            f"{result.dropped_rows} pick rows of experiments absent from the truth dropped"
+        )
     if result.ignored_rows:
         lines.append(f"{result.ignored_rows} pick rows of classes absent from the truth ignored")
     if result.deduplicated_truth_rows:
@@ -70,10 +73,11 @@ def summary_lines(result: ScoreResult, interval: BootstrapInterval | None = None
     if result.rule_differences:
         groups = ", ".join(f"{d.experiment}/{d.particle_type}" for d in result.rule_differences[:5])
         more = len(result.rule_differences) - 5
+        if more > 0:
+            groups += f" and {more} more"
         lines.append(
-            "one pick covers two truth points in "
-            f"{len(result.rule_differences)} group(s) ({groups}{f' and {more} more' if more > 0 else ''}): "
-            "competition and one-to-one rules differ"
+            f"one pick covers two truth points in {len(result.rule_differences)} group(s) "
+            f"({groups}): competition and one-to-one rules differ"
         )
     return lines
 
@@ -82,7 +86,10 @@ def render_markdown(table: pd.DataFrame, lines: list[str] = ()) -> str:
     """A GitHub-flavoured Markdown table followed by the summary lines."""
     header = [table.index.name or ""] + list(table.columns)
     rows = [[str(row[0])] + _cells(row[1:], table.columns) for row in table.itertuples()]
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * len(table.columns)) + "|"]
+    out = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * len(table.columns)) + "|",
+    ]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     if lines:
         out.append("")
@@ -106,8 +113,10 @@ _PLAIN_NUMBERS = {"R (Å)", "weight"}
 
 def _cells(row, columns) -> list[str]:
     return [
-        f"{value:g}" if column in _PLAIN_NUMBERS
-        else f"{value:.4f}" if isinstance(value, float)
+        f"{value:g}"
+        if column in _PLAIN_NUMBERS
+        else f"{value:.4f}"
+        if isinstance(value, float)
         else str(value)
-        for value, column in zip(row, columns)
+        for value, column in zip(row, columns, strict=True)
     ]
