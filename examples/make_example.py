@@ -13,7 +13,12 @@ from topcup_bench.testing import synthetic_scoring_case
 HERE = Path(__file__).parent
 
 truth, picks = synthetic_scoring_case(
-    n_experiments=3, truth_per_class=12, false_positives_per_class=6, recall=0.85, seed=2024
+    n_experiments=3,
+    truth_per_class=12,
+    false_positives_per_class=6,
+    recall=0.85,
+    jitter_fraction=0.12,
+    seed=2024,
 )
 write_kaggle_csv(truth, HERE / "truth.csv", overwrite=True)
 write_kaggle_csv(picks, HERE / "picks.csv", overwrite=True)
