@@ -29,6 +29,7 @@ from topcup_bench.errors import (
 )
 
 __all__ = [
+    "Tomogram",
     "check_particle_types",
     "describe_rows",
     "ParticleClass",
@@ -193,6 +194,49 @@ COMPETITION_CLASSES = ClassCatalogue(
         ParticleClass("virus-like-particle", 135.0, 1.0, 6),
     )
 )
+
+
+@dataclass(frozen=True, eq=False)
+class Tomogram:
+    """One tomogram of a run.
+
+    Parameters
+    ----------
+    run : str
+        Run (experiment) name.
+    data : numpy.ndarray, shape (nz, ny, nx), float32
+        The volume, indexed z, y, x.
+    voxel_size_angstrom : float
+        Voxel spacing in Å (isotropic).
+    """
+
+    run: str
+    data: np.ndarray
+    voxel_size_angstrom: float
+
+    def __post_init__(self) -> None:
+        if self.data.ndim != 3:
+            raise InputError(
+                f"tomogram {self.run!r}",
+                f"data must be 3-D (z, y, x), found shape {self.data.shape}",
+            )
+        if not (math.isfinite(self.voxel_size_angstrom) and self.voxel_size_angstrom > 0):
+            raise InputError(
+                f"tomogram {self.run!r}",
+                f"voxel_size_angstrom must be positive, found {self.voxel_size_angstrom!r}",
+            )
+
+    @property
+    def shape_zyx(self) -> tuple[int, int, int]:
+        """Array shape, voxels, z-y-x."""
+        return tuple(int(n) for n in self.data.shape)  # type: ignore[return-value]
+
+    @property
+    def extent_angstrom_xyz(self) -> tuple[float, float, float]:
+        """Size of the volume in Å along x, y, z."""
+        nz, ny, nx = self.data.shape
+        v = float(self.voxel_size_angstrom)
+        return (nx * v, ny * v, nz * v)
 
 
 def empty_picks_table(with_score: bool = True) -> pd.DataFrame:
