@@ -3,8 +3,7 @@
 The public API is re-exported here; see the README for the command line.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from topcup_bench._version import __version__
 from topcup_bench.errors import InputError, TopcupBenchError
 from topcup_bench.metrics import (
     ScoreResult,
@@ -13,11 +12,6 @@ from topcup_bench.metrics import (
     threshold_sweep,
 )
 from topcup_bench.types import COMPETITION_CLASSES, ClassCatalogue, ParticleClass
-
-try:
-    __version__ = version("topcup-bench")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "COMPETITION_CLASSES",

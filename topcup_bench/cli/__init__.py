@@ -12,6 +12,8 @@ import warnings
 import click
 
 from topcup_bench import __version__
+from topcup_bench.cli.listing import list_command
+from topcup_bench.cli.phantom import phantom_command
 from topcup_bench.cli.score import score_command
 from topcup_bench.errors import TopcupBenchError, TopcupBenchWarning
 
@@ -27,6 +29,8 @@ def cli() -> None:
 
 
 cli.add_command(score_command)
+cli.add_command(phantom_command)
+cli.add_command(list_command)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -1,0 +1,183 @@
+"""Datasets by name: embedded phantoms (generated and cached), copick projects, Kaggle folders.
+
+Dataset specifications understood by :func:`open_dataset`:
+
+* ``phantom:default`` — the embedded benchmark (see :data:`PHANTOM_DATASETS`);
+* ``phantom:tiny`` — a few tiny runs for tests and smoke runs;
+* ``phantom:PRESET[?runs=N&seed=S&test=K&flavours=a,b]`` — any generator preset
+  (``small``, ``quarter-hard``, ...), with optional overrides;
+* ``kaggle:DIR`` — the Kaggle competition layout (read only);
+* ``PATH/TO/copick_config.json`` — a copick project (optionally
+  ``?tomo_type=T&user=U&session=S&voxel_size=V``).
+
+Phantoms are generated on first use into the cache folder
+(``$TOPCUP_BENCH_CACHE``, else ``$XDG_CACHE_HOME/topcup-bench``, else
+``~/.cache/topcup-bench``) under ``phantoms/<name>-<cache key>`` and reused after.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import pandas as pd
+
+from topcup_bench.datasets.dataset import CopickDataset, Dataset
+from topcup_bench.datasets.kaggle_layout import KaggleDataset
+from topcup_bench.datasets.phantom.presets import list_presets, resolve_preset
+from topcup_bench.datasets.phantom.project import (
+    TRUTH_SESSION,
+    TRUTH_USER,
+    PhantomProjectSpec,
+    write_phantom_project,
+)
+from topcup_bench.errors import InputError, did_you_mean
+
+__all__ = [
+    "PhantomDataset",
+    "PHANTOM_DATASETS",
+    "DEFAULT_DATASET",
+    "open_dataset",
+    "phantom_spec",
+    "cache_dir",
+    "describe_datasets",
+]
+
+DEFAULT_DATASET = "phantom:default"
+
+
+@dataclass(frozen=True)
+class PhantomDataset:
+    """A named embedded phantom benchmark."""
+
+    preset: str
+    n_runs: int
+    seed: int
+    n_test: int
+    description: str
+
+
+#: Embedded phantom benchmarks.  ``default`` is what ``topcup-bench run`` uses.
+PHANTOM_DATASETS = {
+    "default": PhantomDataset(
+        "small-kaggle-like",
+        8,
+        0,
+        3,
+        "the embedded benchmark: 8 runs of 92 x 160 x 160 voxels (10 Å), kaggle-like "
+        "difficulty; 5 train, 3 test",
+    ),
+    "tiny": PhantomDataset(
+        "tiny", 4, 0, 1, "4 tiny runs for tests and smoke runs; 3 train, 1 test"
+    ),
+}
+
+_PHANTOM_OPTIONS = {"runs", "seed", "test", "flavours"}
+_COPICK_OPTIONS = {"tomo_type", "user", "session", "voxel_size"}
+
+
+def cache_dir() -> Path:
+    """Folder for generated phantoms and other caches."""
+    if os.environ.get("TOPCUP_BENCH_CACHE"):
+        return Path(os.environ["TOPCUP_BENCH_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "topcup-bench"
+
+
+def phantom_spec(spec: str) -> PhantomProjectSpec:
+    """Parse ``phantom:NAME[?runs=N&seed=S&test=K&flavours=a,b]`` into a project spec."""
+    body, options = _split_options(spec.removeprefix("phantom:"), _PHANTOM_OPTIONS, spec)
+    named = PHANTOM_DATASETS.get(body)
+    preset = resolve_preset(named.preset if named else body)
+    n_runs = _int_option(options, "runs", named.n_runs if named else 6, spec)
+    n_test = _int_option(options, "test", named.n_test if named else max(1, n_runs // 3), spec)
+    flavours = tuple(options["flavours"].split(",")) if "flavours" in options else ()
+    return PhantomProjectSpec(
+        preset=preset,
+        n_runs=n_runs,
+        seed=_int_option(options, "seed", named.seed if named else 0, spec),
+        n_test=min(n_test, n_runs - 1) if n_runs > 1 else 0,
+        flavours=flavours,
+    )
+
+
+def open_dataset(spec: str | os.PathLike[str], *, progress: bool = True) -> Dataset:
+    """Open a dataset from its specification (see the module docstring).
+
+    Phantoms are generated into the cache on first use (with a progress bar).
+    """
+    text = os.fspath(spec)
+    if text.startswith("phantom:"):
+        project = phantom_spec(text)
+        name = text.removeprefix("phantom:").split("?")[0]
+        folder = cache_dir() / "phantoms" / f"{name}-{project.cache_key()}"
+        config = write_phantom_project(folder, project, progress=progress)
+        return CopickDataset(config, tomo_type=project.flavours[0], name=text)
+    if text.startswith("kaggle:"):
+        return KaggleDataset(text.removeprefix("kaggle:"))
+    path, options = _split_options(text, _COPICK_OPTIONS, text)
+    if path.endswith(".json") or Path(path).is_file():
+        return CopickDataset(
+            path,
+            tomo_type=options.get("tomo_type", "denoised"),
+            truth_user=options.get("user", TRUTH_USER),
+            truth_session=options.get("session", TRUTH_SESSION),
+            voxel_size_angstrom=float(options["voxel_size"]) if "voxel_size" in options else None,
+        )
+    raise InputError(
+        text,
+        "unknown dataset; expected phantom:NAME (names: "
+        f"{sorted(PHANTOM_DATASETS)} or a preset), kaggle:DIR, or a copick config .json",
+    )
+
+
+def describe_datasets() -> pd.DataFrame:
+    """Embedded phantom datasets and generator presets, one row each."""
+    rows = [
+        {
+            "dataset": f"phantom:{name}",
+            "preset": d.preset,
+            "runs": d.n_runs,
+            "test runs": d.n_test,
+            "seed": d.seed,
+            "description": d.description,
+        }
+        for name, d in PHANTOM_DATASETS.items()
+    ]
+    for preset in list_presets():
+        rows.append(
+            {
+                "dataset": f"phantom:{preset}",
+                "preset": preset,
+                "runs": 6,
+                "test runs": 2,
+                "seed": 0,
+                "description": resolve_preset(preset).describe(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _split_options(text: str, allowed: set[str], spec: str) -> tuple[str, dict[str, str]]:
+    body, _, query = text.partition("?")
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    for key in options:
+        if key not in allowed:
+            raise InputError(
+                spec,
+                f"unknown option {key!r}; allowed: {sorted(allowed)}." + did_you_mean(key, allowed),
+            )
+    return body, options
+
+
+def _int_option(options: dict[str, str], key: str, default: int, spec: str) -> int:
+    if key not in options:
+        return default
+    try:
+        return int(options[key])
+    except ValueError:
+        raise InputError(
+            spec, f"option {key!r} must be an integer, found {options[key]!r}"
+        ) from None

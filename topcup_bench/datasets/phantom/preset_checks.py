@@ -1,0 +1,152 @@
+"""Validation of :class:`~.presets.PhantomPreset` fields (every error names the field)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from topcup_bench.errors import InputError, did_you_mean
+from topcup_bench.types import COMPETITION_CLASSES
+
+if TYPE_CHECKING:
+    from topcup_bench.datasets.phantom.presets import PhantomPreset
+
+__all__ = ["FLAVOURS", "normalise_and_validate"]
+
+#: Tomogram flavours the Fourier imaging model can produce (copick tomogram types).
+FLAVOURS: tuple[str, ...] = ("denoised", "wbp")
+
+_POSITIVE = (
+    "voxel_size_angstrom",
+    "lumpiness_sigma_voxels",
+    "vesicle_thickness_voxels",
+    "voltage_kv",
+    "lowpass_sigma_voxels",
+)
+_NON_NEGATIVE = (
+    "size_jitter",
+    "anisotropy",
+    "lumpiness",
+    "crowder_density",
+    "crowder_contrast",
+    "background_amplitude",
+    "background_exponent",
+    "vesicle_contrast",
+    "cs_mm",
+    "b_factor",
+    "noise_sigma",
+)
+_RANGES = ("crowder_radius_voxels", "vesicle_radius_voxels", "defocus_range_um")
+
+
+def normalise_and_validate(preset: PhantomPreset) -> None:
+    """Coerce the fields of a new preset to canonical types and check them (in place).
+
+    Raises
+    ------
+    InputError
+        The first invalid field, named in the message with what was expected.
+    """
+    source = f"phantom preset {preset.name!r}"
+
+    def fail(field_name: str, expected: str) -> None:
+        value = getattr(preset, field_name)
+        raise InputError(source, f"field {field_name!r} must be {expected}, got {value!r}")
+
+    def put(field_name: str, value: Any) -> None:
+        object.__setattr__(preset, field_name, value)
+
+    if not isinstance(preset.name, str) or not preset.name:
+        fail("name", "a non-empty string")
+    try:
+        shape = tuple(int(n) for n in preset.shape_zyx)
+    except (TypeError, ValueError):
+        shape = ()
+    if len(shape) != 3 or min(shape) < 16 or shape != tuple(preset.shape_zyx):
+        fail("shape_zyx", "3 integers ≥ 16 (z, y, x voxels)")
+    put("shape_zyx", shape)
+    for name in _POSITIVE + _NON_NEGATIVE:
+        value = getattr(preset, name)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value) and (value > 0 if name in _POSITIVE else value >= 0)
+        if not ok:
+            fail(name, "a positive finite number" if name in _POSITIVE else "a finite number ≥ 0")
+        put(name, float(value))
+    for name in ("size_jitter", "anisotropy"):
+        if getattr(preset, name) >= 0.5:
+            fail(name, "< 0.5")
+    if not 0.0 <= preset.amplitude_contrast < 1.0:
+        fail("amplitude_contrast", "in [0, 1)")
+    if not 0.0 < preset.denoise_factor <= 1.0:
+        fail("denoise_factor", "in (0, 1]")
+    if not 0.0 < preset.wedge_half_angle_deg <= 90.0:
+        fail("wedge_half_angle_deg", "in (0, 90] degrees")
+    put("amplitude_contrast", float(preset.amplitude_contrast))
+    put("denoise_factor", float(preset.denoise_factor))
+    put("wedge_half_angle_deg", float(preset.wedge_half_angle_deg))
+    slab = _pair(preset.slab)
+    if slab is None or not 0.0 <= slab[0] < slab[1] <= 1.0:
+        fail("slab", "two fractions 0 ≤ low < high ≤ 1")
+    put("slab", slab)
+    for name in _RANGES:
+        pair = _pair(getattr(preset, name))
+        if pair is None or not 0.0 < pair[0] <= pair[1]:
+            fail(name, "two positive numbers low ≤ high")
+        put(name, pair)
+    vesicles = _pair(preset.vesicle_count_range)
+    if (
+        vesicles is None
+        or not (0 <= vesicles[0] <= vesicles[1])
+        or vesicles != tuple(int(v) for v in vesicles)
+    ):
+        fail("vesicle_count_range", "two integers 0 ≤ low ≤ high")
+    put("vesicle_count_range", (int(vesicles[0]), int(vesicles[1])))
+    if not isinstance(preset.protein_dark, bool):
+        fail("protein_dark", "True or False")
+    flavours = (preset.flavours,) if isinstance(preset.flavours, str) else preset.flavours
+    flavours = tuple(flavours)
+    if (
+        not flavours
+        or any(f not in FLAVOURS for f in flavours)
+        or len(set(flavours)) != len(flavours)
+    ):
+        fail("flavours", f"a non-empty subset of {list(FLAVOURS)} without repeats")
+    put("flavours", flavours)
+    put("counts", _counts(preset.counts, source))
+
+
+def _pair(value: Any) -> tuple[float, float] | None:
+    try:
+        pair = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    if len(pair) != 2 or not all(math.isfinite(v) for v in pair):
+        return None
+    return pair
+
+
+def _counts(value: Any, source: str) -> tuple[tuple[str, int], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        given = {str(k): v for k, v in items}
+    except (TypeError, ValueError):
+        raise InputError(
+            source, f"field 'counts' must map class names to counts, got {value!r}"
+        ) from None
+    for name, n in given.items():
+        if name not in COMPETITION_CLASSES:
+            raise InputError(
+                source,
+                f"field 'counts' has unknown class {name!r}."
+                f"{did_you_mean(name, COMPETITION_CLASSES.names)} "
+                f"Known: {list(COMPETITION_CLASSES.names)}",
+            )
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise InputError(
+                source, f"field 'counts' must hold integers ≥ 0, got {n!r} for {name!r}"
+            )
+    if not given:
+        raise InputError(source, "field 'counts' must name at least one class")
+    return tuple((c, int(given[c])) for c in COMPETITION_CLASSES.names if c in given)

@@ -1,0 +1,282 @@
+"""Phantom presets: every knob of the synthetic tomogram generator in one frozen value.
+
+A preset name is ``<size>-<difficulty>`` (``"small-hard"``, ``"tiny-easy"``) or a
+bare size (``"small"`` = ``"small-kaggle-like"``).  Sizes fix the array shape, the
+per-class particle counts (scaled with volume from the 184 × 315 × 315 reference)
+and the vesicle radii; difficulties fix the noise level and the crowder density.
+The difficulty constants are placeholders until the calibration of §2.6 of the
+phantom specification is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from topcup_bench.datasets.phantom.preset_checks import FLAVOURS, normalise_and_validate
+from topcup_bench.errors import InputError, did_you_mean
+from topcup_bench.types import COMPETITION_CLASSES, ClassCatalogue
+
+__all__ = [
+    "PhantomPreset",
+    "FLAVOURS",
+    "SIZES",
+    "DIFFICULTIES",
+    "REFERENCE_SHAPE_ZYX",
+    "REFERENCE_COUNTS",
+    "resolve_preset",
+    "list_presets",
+    "electron_wavelength_angstrom",
+]
+
+#: Shape the reference counts refer to (z, y, x voxels).
+REFERENCE_SHAPE_ZYX: tuple[int, int, int] = (184, 315, 315)
+#: Particles per class in a 184 × 315 × 315 volume; other sizes scale with volume.
+REFERENCE_COUNTS: dict[str, int] = {
+    "apo-ferritin": 30,
+    "beta-amylase": 15,
+    "beta-galactosidase": 12,
+    "ribosome": 12,
+    "thyroglobulin": 15,
+    "virus-like-particle": 6,
+}
+#: Fewest particles of each class in any size preset.
+MIN_COUNT_PER_CLASS = 2
+
+#: Size presets: array shape (z, y, x), vesicle count range and vesicle radii (voxels).
+SIZES: dict[str, dict[str, Any]] = {
+    "tiny": dict(
+        shape_zyx=(48, 96, 96), vesicle_count_range=(0, 1), vesicle_radius_voxels=(10.0, 16.0)
+    ),
+    "small": dict(
+        shape_zyx=(92, 160, 160), vesicle_count_range=(0, 2), vesicle_radius_voxels=(12.0, 30.0)
+    ),
+    "quarter": dict(
+        shape_zyx=(184, 315, 315), vesicle_count_range=(0, 3), vesicle_radius_voxels=(20.0, 60.0)
+    ),
+    "full": dict(
+        shape_zyx=(184, 630, 630), vesicle_count_range=(0, 3), vesicle_radius_voxels=(20.0, 60.0)
+    ),
+}
+#: Difficulty presets (uncalibrated placeholders): noise level and crowders per 1000 slab voxels.
+DIFFICULTIES: dict[str, dict[str, Any]] = {
+    "easy": dict(noise_sigma=1.5, crowder_density=0.12),
+    "kaggle-like": dict(noise_sigma=4.0, crowder_density=0.24),
+    "hard": dict(noise_sigma=6.0, crowder_density=0.40),
+}
+DEFAULT_DIFFICULTY = "kaggle-like"
+
+
+def electron_wavelength_angstrom(voltage_kv: float) -> float:
+    """Relativistic electron wavelength in Å for an acceleration voltage in kV (300 → 0.01969)."""
+    volts = voltage_kv * 1e3
+    return 12.2642598 / math.sqrt(volts * (1.0 + 0.978475e-6 * volts))
+
+
+@dataclass(frozen=True)
+class PhantomPreset:
+    """Every parameter of one phantom tomogram family (frozen; validated on creation).
+
+    Lengths are in voxels unless the name says Å or µm; the voxel size is
+    ``voxel_size_angstrom`` (Å per voxel).  Use :meth:`replace` to derive a variant
+    and :meth:`to_dict` for a JSON manifest.
+
+    Attributes
+    ----------
+    name : str
+        Preset name, e.g. ``"small-kaggle-like"``.
+    shape_zyx : tuple of 3 int
+        Array shape (z, y, x) in voxels.
+    voxel_size_angstrom : float
+        Voxel size in Å (10.0; 10.012 mimics the portal).
+    slab : (float, float)
+        Particle centres lie in z ∈ [slab[0], slab[1]] · nz.
+    counts : tuple of (str, int)
+        Particles per class for this shape, in catalogue order (a mapping is accepted).
+    size_jitter, anisotropy : float
+        Half-widths of the uniform per-instance scale factor and per-axis stretch.
+    lumpiness : float
+        Standard deviation of the multiplicative smooth density noise (0.5 = ±50 %).
+    lumpiness_sigma_voxels : float
+        Correlation length (Gaussian σ) of the lumpiness noise.
+    crowder_density : float
+        Crowders per 1000 voxels of the slab.
+    crowder_radius_voxels : (float, float)
+        Range of crowder radii.
+    crowder_contrast : float
+        Peak density of a crowder (particles have 1.0–1.3).
+    background_amplitude : float
+        Std of the 1/f background as a fraction of the std of the particle density.
+    background_exponent : float
+        The background's Fourier amplitude falls as |k|^-exponent.
+    vesicle_count_range : (int, int)
+        Inclusive range of the number of vesicles.
+    vesicle_radius_voxels : (float, float)
+        Range of vesicle radii.
+    vesicle_thickness_voxels, vesicle_contrast : float
+        Membrane thickness and density.
+    wedge_half_angle_deg : float
+        Tilt range ±angle; the missing wedge is |kz| > tan(angle)·|kx|.
+    voltage_kv, cs_mm, amplitude_contrast : float
+        Microscope: acceleration voltage, spherical aberration, amplitude contrast.
+    defocus_range_um : (float, float)
+        Underfocus drawn uniformly per tomogram, µm.
+    b_factor : float
+        Envelope exp(-B·k²/4), Å².
+    noise_sigma : float
+        Noise std relative to the unit-std signal.
+    denoise_factor : float
+        Residual-noise factor d of the ``denoised`` flavour (0 < d ≤ 1).
+    lowpass_sigma_voxels : float
+        Gaussian low-pass of the ``denoised`` flavour.
+    protein_dark : bool
+        Negate the output so that protein is dark (as on the portal).
+    flavours : tuple of str
+        Flavours generated by default (subset of :data:`FLAVOURS`).
+    """
+
+    name: str = "quarter-kaggle-like"
+    shape_zyx: tuple[int, int, int] = REFERENCE_SHAPE_ZYX
+    voxel_size_angstrom: float = 10.0
+    slab: tuple[float, float] = (0.15, 0.85)
+    counts: tuple[tuple[str, int], ...] = tuple(REFERENCE_COUNTS.items())
+    size_jitter: float = 0.07
+    anisotropy: float = 0.05
+    lumpiness: float = 0.5
+    lumpiness_sigma_voxels: float = 1.5
+    crowder_density: float = 0.24
+    crowder_radius_voxels: tuple[float, float] = (1.8, 3.0)
+    crowder_contrast: float = 1.0
+    background_amplitude: float = 0.3
+    background_exponent: float = 1.5
+    vesicle_count_range: tuple[int, int] = (0, 3)
+    vesicle_radius_voxels: tuple[float, float] = (20.0, 60.0)
+    vesicle_thickness_voxels: float = 1.0
+    vesicle_contrast: float = 1.0
+    wedge_half_angle_deg: float = 45.0
+    voltage_kv: float = 300.0
+    cs_mm: float = 2.7
+    amplitude_contrast: float = 0.07
+    defocus_range_um: tuple[float, float] = (2.0, 5.0)
+    b_factor: float = 150.0
+    noise_sigma: float = 4.0
+    denoise_factor: float = 0.5
+    lowpass_sigma_voxels: float = 1.0
+    protein_dark: bool = True
+    flavours: tuple[str, ...] = field(default=("denoised",))
+
+    def __post_init__(self) -> None:
+        normalise_and_validate(self)
+
+    # -- derived values -------------------------------------------------------------------
+    @property
+    def class_counts(self) -> dict[str, int]:
+        """Particles per class, ``{class name: count}`` in catalogue order."""
+        return dict(self.counts)
+
+    @property
+    def catalogue(self) -> ClassCatalogue:
+        """The generated classes (names, radii in Å, weights, labels) in catalogue order."""
+        return ClassCatalogue(tuple(COMPETITION_CLASSES[name] for name, _ in self.counts))
+
+    @property
+    def wavelength_angstrom(self) -> float:
+        """Electron wavelength λ in Å for :attr:`voltage_kv`."""
+        return electron_wavelength_angstrom(self.voltage_kv)
+
+    @property
+    def extent_angstrom_xyz(self) -> tuple[float, float, float]:
+        """Tomogram size in Å along x, y, z."""
+        nz, ny, nx = self.shape_zyx
+        v = self.voxel_size_angstrom
+        return (nx * v, ny * v, nz * v)
+
+    # -- variants and serialisation -------------------------------------------------------
+    def replace(self, **overrides: Any) -> PhantomPreset:
+        """Return a validated copy with some fields replaced.
+
+        Raises
+        ------
+        InputError
+            An unknown field (with a did-you-mean hint) or an invalid value; the
+            message names the field.
+        """
+        names = [f.name for f in dataclasses.fields(self)]
+        for key in overrides:
+            if key not in names:
+                raise InputError(
+                    f"phantom preset {self.name!r}",
+                    f"unknown parameter {key!r}.{did_you_mean(key, names)} Known: {names}",
+                )
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict of every field (tuples become lists, counts a dict)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "counts":
+                value = dict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        out["wavelength_angstrom"] = self.wavelength_angstrom
+        return out
+
+    def describe(self) -> str:
+        """One-line summary for listings."""
+        nz, ny, nx = self.shape_zyx
+        return (
+            f"{self.name}: {nz}×{ny}×{nx} voxels (z, y, x) at {self.voxel_size_angstrom:g} Å, "
+            f"{sum(n for _, n in self.counts)} particles, noise σ {self.noise_sigma:g}, "
+            f"{self.crowder_density:g} crowders per 1000 slab voxels"
+        )
+
+
+def scaled_counts(shape_zyx: tuple[int, int, int]) -> tuple[tuple[str, int], ...]:
+    """Reference counts scaled with the volume of ``shape_zyx`` (at least 2 per class)."""
+    ratio = math.prod(shape_zyx) / math.prod(REFERENCE_SHAPE_ZYX)
+    return tuple(
+        (name, max(MIN_COUNT_PER_CLASS, int(round(n * ratio))))
+        for name, n in REFERENCE_COUNTS.items()
+    )
+
+
+def _preset(size: str, difficulty: str) -> PhantomPreset:
+    spec = SIZES[size]
+    return PhantomPreset(
+        name=f"{size}-{difficulty}",
+        counts=scaled_counts(spec["shape_zyx"]),
+        **spec,
+        **DIFFICULTIES[difficulty],
+    )
+
+
+def list_presets() -> tuple[str, ...]:
+    """Canonical preset names, ``<size>-<difficulty>``, sizes from small to large.
+
+    A bare size (``"small"``) is also accepted by :func:`resolve_preset`.
+    """
+    return tuple(f"{s}-{d}" for s in SIZES for d in DIFFICULTIES)
+
+
+def resolve_preset(name: str) -> PhantomPreset:
+    """Return the preset called ``name`` (``"small"``, ``"small-hard"``, ``"tiny-easy"`` …).
+
+    Raises
+    ------
+    InputError
+        Unknown name; the message lists the valid names and suggests the closest.
+    """
+    valid = list(SIZES) + list(list_presets())
+    text = str(name).strip().lower()
+    size, _, difficulty = text.partition("-")
+    difficulty = difficulty or DEFAULT_DIFFICULTY
+    if size not in SIZES or difficulty not in DIFFICULTIES:
+        raise InputError(
+            "phantom preset",
+            f"unknown preset {name!r}.{did_you_mean(text, valid)} Valid names: {', '.join(valid)}",
+        )
+    return _preset(size, difficulty)
