@@ -196,3 +196,17 @@ def test_write_unknown_run_or_object(make_copick_project, picks_table):
     wrong = picks_table.assign(particle_type="ribosom")
     with pytest.raises(CopickSourceError, match="'ribosom' is not a pickable object"):
         write_copick_picks(wrong, config, user_id="topcup", session_id="1")
+
+
+def test_picks_of_an_object_missing_from_the_config_are_an_error(make_copick_project, add_picks):
+    config = make_copick_project()
+    add_picks(config, "TS_5_4", "ribosome", "curation", "0", [[1.0, 2.0, 3.0]])
+    picks_dir = config.parent / "overlay" / "ExperimentRuns" / "TS_5_4" / "Picks"
+    content = json.loads((picks_dir / "curation_0_ribosome.json").read_text())
+    content["pickable_object_name"] = "ribosom"
+    (picks_dir / "curation_0_ribosom.json").write_text(json.dumps(content))
+    with pytest.raises(CopickSourceError, match=r"curation_0_ribosom\.json.*'ribosom'.*not in"):
+        read_copick_picks(config, user_id="curation")
+    # the stray file of one user does not block reading another user's picks
+    add_picks(config, "TS_5_4", "ribosome", "someone", "0", [[4.0, 5.0, 6.0]])
+    assert len(read_copick_picks(config, user_id="someone")) == 1

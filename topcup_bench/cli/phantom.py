@@ -79,9 +79,7 @@ def _knobs_epilog() -> str:
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="FFT worker threads (results do not depend on it).",
+    help="FFT worker threads [default: the CPU count, at most 4]; results do not depend on it.",
 )
 @click.option(
     "--preview",

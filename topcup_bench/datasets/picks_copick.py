@@ -83,9 +83,11 @@ def read_copick_picks(
     )
     frames: list[pd.DataFrame] = []
     found: set[tuple[str, str]] = set()
+    configured = {o.name for o in root.pickable_objects}
     for run in chosen_runs:
         run_picks = _run_picks(run, source)
         found.update((p.user_id, p.session_id) for p in run_picks)
+        _refuse_unconfigured(run_picks, run.name, configured, user_id, session_id, source)
         wanted = [
             p
             for p in run_picks
@@ -178,6 +180,29 @@ def write_copick_picks(
                 f"run {run_name!r}, object {object_name!r}: picks by {user_id}/{session_id} are "
                 f"in the read-only static layer and cannot be replaced ({error})",
             ) from None
+
+
+def _refuse_unconfigured(
+    run_picks: list[Any],
+    run_name: str,
+    configured: set[str],
+    user_id: str,
+    session_id: str | None,
+    source: str,
+) -> None:
+    """Raise for picks of the selected user/session whose object is not in the config."""
+    for picks in run_picks:
+        if picks.user_id != user_id or (session_id is not None and picks.session_id != session_id):
+            continue
+        if picks.pickable_object_name not in configured:
+            raise CopickSourceError(
+                source,
+                f"run {run_name!r}: picks file "
+                f"ExperimentRuns/{run_name}/Picks/{picks.user_id}_{picks.session_id}_"
+                f"{picks.pickable_object_name}.json names object "
+                f"{picks.pickable_object_name!r}, which is not in the config's pickable objects "
+                f"{sorted(configured)}." + did_you_mean(picks.pickable_object_name, configured),
+            )
 
 
 def _as_list(names: Iterable[str] | str | None) -> list[str] | None:

@@ -140,7 +140,7 @@ def write_phantom_project(
     *,
     overwrite: bool = False,
     progress: bool = True,
-    workers: int = 1,
+    workers: int | None = None,
 ) -> Path:
     """Generate the phantom runs of ``spec`` and write them as a copick project in ``out_dir``.
 
@@ -154,8 +154,9 @@ def write_phantom_project(
         Replace a non-empty ``out_dir`` that is not this very phantom.
     progress : bool
         Show a progress bar.
-    workers : int
-        FFT worker threads.
+    workers : int, optional
+        FFT worker threads (default: the CPU count, at most 4); the data do not
+        depend on it.
 
     Returns
     -------
@@ -177,6 +178,7 @@ def write_phantom_project(
             f"(cache key {spec.cache_key()}); pass overwrite=True (--overwrite) to replace it"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
+    workers = workers or min(4, os.cpu_count() or 1)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
     try:
         _generate_into(staging, spec, progress=progress, workers=workers)
