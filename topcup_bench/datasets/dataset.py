@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import zarr
 
 from topcup_bench.datasets.copick_project import (
     catalogue_from_copick_config,
@@ -48,16 +49,29 @@ class Dataset(abc.ABC):
     splits : dict of str to tuple of str
         Named subsets of the runs (``"train"``, ``"test"``); empty when the
         dataset records none.
+    voxel_size_angstrom : float
+        Voxel spacing of the tomograms, Å.
     """
 
     name: str
     classes: ClassCatalogue
     runs: tuple[str, ...]
     splits: dict[str, tuple[str, ...]]
+    voxel_size_angstrom: float
 
     @abc.abstractmethod
     def tomogram(self, run: str) -> Tomogram:
         """Load the tomogram of ``run``."""
+
+    def shape_zyx(self, run: str) -> tuple[int, int, int]:
+        """Array shape of the tomogram of ``run`` (the default loads it)."""
+        return self.tomogram(run).shape_zyx
+
+    def extent_angstrom_xyz(self, run: str) -> tuple[float, float, float]:
+        """Size in Å along x, y, z of the tomogram of ``run``."""
+        nz, ny, nx = self.shape_zyx(run)
+        v = float(self.voxel_size_angstrom)
+        return (nx * v, ny * v, nz * v)
 
     @abc.abstractmethod
     def truth(self, runs: Iterable[str] | None = None) -> pd.DataFrame:
@@ -156,6 +170,29 @@ class CopickDataset(Dataset):
 
     def tomogram(self, run: str) -> Tomogram:
         """Load the tomogram of ``run`` (scale 0 of the OME-Zarr pyramid) as float32, z-y-x."""
+        try:
+            data = np.asarray(self._copick_tomogram(run).numpy(), dtype=np.float32)
+        except CopickSourceError:
+            raise
+        except Exception as error:  # zarr/numcodecs raise many types for corrupt stores
+            raise CopickSourceError(
+                self.config_path,
+                f"cannot read tomogram {self.tomo_type!r} of run {run!r}: "
+                f"{type(error).__name__}: {error}",
+            ) from error
+        return Tomogram(run, data, self.voxel_size_angstrom)
+
+    def shape_zyx(self, run: str) -> tuple[int, int, int]:
+        """Shape of the tomogram of ``run`` from the zarr metadata, without reading it."""
+        try:
+            store = zarr.open_group(self._copick_tomogram(run).zarr(), mode="r")
+            return tuple(int(n) for n in store["0"].shape)  # type: ignore[return-value]
+        except CopickSourceError:
+            raise
+        except Exception:  # fall back to reading the data
+            return super().shape_zyx(run)
+
+    def _copick_tomogram(self, run: str):
         self._checked_runs([run])
         copick_run = get_copick_run(self._root, run, self.config_path)
         spacing = copick_run.get_voxel_spacing(self.voxel_size_angstrom)
@@ -173,15 +210,7 @@ class CopickDataset(Dataset):
                 f"run {run!r} at {self.voxel_size_angstrom:g} Å has no tomogram of type "
                 f"{self.tomo_type!r}; found {found}.{did_you_mean(self.tomo_type, found)}",
             )
-        try:
-            data = np.asarray(tomograms[0].numpy(), dtype=np.float32)
-        except Exception as error:  # zarr/numcodecs raise many types for corrupt stores
-            raise CopickSourceError(
-                self.config_path,
-                f"cannot read tomogram {self.tomo_type!r} of run {run!r}: "
-                f"{type(error).__name__}: {error}",
-            ) from error
-        return Tomogram(run, data, self.voxel_size_angstrom)
+        return tomograms[0]
 
     def truth(self, runs: Iterable[str] | None = None) -> pd.DataFrame:
         """Ground-truth picks of ``runs`` from the truth user/session (empty if none)."""

@@ -91,6 +91,7 @@ class KaggleDataset(Dataset):
             raise InputError(str(self.static), "no runs (sub-folders) found")
         self.splits = {}
         self.name = f"kaggle:{folder}"
+        self.voxel_size_angstrom = self._spacing(self.runs[0])[1]
 
     def tomogram(self, run: str) -> Tomogram:
         """Load scale 0 of ``{tomo_type}.zarr`` of ``run`` as float32, z-y-x."""

@@ -24,6 +24,7 @@ __all__ = [
     "xyz_to_zyx",
     "check_units",
     "check_units_against",
+    "voxel_peaks_to_picks",
 ]
 
 #: Slack on the voxel extent when deciding that coordinates "fit in voxels".
@@ -284,3 +285,48 @@ def _coordinates(table: pd.DataFrame, source: str) -> np.ndarray:
 
 def _fmt(values: np.ndarray) -> str:
     return "(" + ", ".join(f"{v:.4g}" for v in values) + ")"
+
+
+def voxel_peaks_to_picks(
+    run: str,
+    particle_type: str,
+    indices_zyx: ArrayLike,
+    scores: ArrayLike,
+    voxel_size: float,
+) -> pd.DataFrame:
+    """Picks table of peaks found at voxel indices of a (z, y, x) array.
+
+    Parameters
+    ----------
+    run, particle_type : str
+        Values of the ``experiment`` and ``particle_type`` columns.
+    indices_zyx : array_like, shape (N, 3)
+        Peak positions as (z, y, x) voxel indices (may be fractional).
+    scores : array_like, shape (N,)
+        Confidence of each peak.
+    voxel_size : float
+        Å per voxel.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``experiment, particle_type, x, y, z, score``; coordinates in Å,
+        ``x = i · voxel_size`` for index ``i`` (no half-voxel offset).
+
+    Examples
+    --------
+    >>> voxel_peaks_to_picks("TS_1", "ribosome", [[1, 2, 3]], [0.5], 10.0)[["x", "y", "z"]].values
+    array([[30., 20., 10.]])
+    """
+    indices = np.asarray(indices_zyx, dtype=np.float64).reshape(-1, 3)
+    xyz = voxels_to_angstrom(zyx_to_xyz(indices), voxel_size) if len(indices) else indices
+    return pd.DataFrame(
+        {
+            "experiment": [run] * len(indices),
+            "particle_type": [particle_type] * len(indices),
+            "x": xyz[:, 0],
+            "y": xyz[:, 1],
+            "z": xyz[:, 2],
+            "score": np.asarray(scores, dtype=np.float64).reshape(-1),
+        }
+    )

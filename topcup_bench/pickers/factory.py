@@ -1,0 +1,86 @@
+"""Build pickers from names and parameters (command line, TOML or Python)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from topcup_bench.errors import InputError, did_you_mean
+from topcup_bench.pickers.protocol import Picker, parameter_defaults
+from topcup_bench.pickers.registry import PICKERS
+
+__all__ = ["create_picker", "parse_picker_spec"]
+
+
+def parse_picker_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """Split ``"name:key=value;key=value"`` into the name and raw parameters.
+
+    Examples
+    --------
+    >>> parse_picker_spec("template:n_rotations=24;mask_fraction=0.9")
+    ('template', {'n_rotations': '24', 'mask_fraction': '0.9'})
+    """
+    name, _, rest = spec.strip().partition(":")
+    params: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in rest.split(";"))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(spec, f"picker parameters must be key=value, found {item!r}")
+        params[key.strip()] = value.strip()
+    return name.strip(), params
+
+
+def create_picker(name: str, params: Mapping[str, Any] | None = None) -> Picker:
+    """Instantiate the picker ``name`` with ``params``.
+
+    Parameter values are checked against the type of each default; strings
+    (from the command line) are converted.  Unknown names and parameters get
+    a did-you-mean hint.
+    """
+    picker_class = PICKERS.get(name)
+    if not (isinstance(picker_class, type) and issubclass(picker_class, Picker)):
+        raise InputError(f"picker {name!r}", f"{picker_class!r} is not a Picker subclass")
+    defaults = parameter_defaults(picker_class)
+    converted = {}
+    for key, value in (params or {}).items():
+        if key not in defaults:
+            raise InputError(
+                f"picker {name!r}",
+                f"unknown parameter {key!r}; parameters: {sorted(defaults)}."
+                + did_you_mean(key, defaults),
+            )
+        converted[key] = _convert(name, key, value, defaults[key])
+    return picker_class(**converted)
+
+
+def _convert(picker: str, key: str, value: Any, default: Any) -> Any:
+    expected = type(default)
+    if (
+        default is None
+        or isinstance(value, expected)
+        and not (expected is int and isinstance(value, bool))
+    ):
+        return value
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            if expected is bool:
+                lowered = value.lower()
+                if lowered in ("true", "1", "yes"):
+                    return True
+                if lowered in ("false", "0", "no"):
+                    return False
+                raise ValueError(value)
+            if expected in (int, float, str):
+                return expected(value)
+            if expected in (tuple, list):
+                parsed = json.loads(value) if value.startswith("[") else value.split(",")
+                return expected(parsed)
+        except (ValueError, json.JSONDecodeError):
+            pass
+    raise InputError(
+        f"picker {picker!r}",
+        f"parameter {key!r} expects {expected.__name__} (default {default!r}), found {value!r}",
+    )

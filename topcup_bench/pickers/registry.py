@@ -1,0 +1,31 @@
+"""The picker registry and the built-in entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from topcup_bench.registry import Registry
+
+__all__ = ["PICKERS", "DEFAULT_PICKERS", "register_picker"]
+
+#: Name → picker class; third parties register through the ``topcup_bench.pickers`` entry points.
+PICKERS: Registry[type] = Registry("picker", entry_point_group="topcup_bench.pickers")
+
+_BUILTIN = {
+    "oracle": "topcup_bench.pickers.reference:OraclePicker",
+    "random": "topcup_bench.pickers.reference:RandomPicker",
+    "blob": "topcup_bench.pickers.blob:BlobPicker",
+    "template": "topcup_bench.pickers.template:TemplatePicker",
+    "forest": "topcup_bench.pickers.forest:ForestPicker",
+    "external": "topcup_bench.pickers.external:ExternalPicker",
+}
+for _name, _path in _BUILTIN.items():
+    PICKERS.register(_name, _path, origin="builtin")
+
+#: Pickers of ``topcup-bench run`` when none are named.
+DEFAULT_PICKERS = ("oracle", "random", "blob", "template", "forest")
+
+
+def register_picker(name: str) -> Any:
+    """Class decorator registering a picker under ``name`` (for code, not packages)."""
+    return PICKERS.register(name)
