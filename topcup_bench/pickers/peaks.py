@@ -29,7 +29,8 @@ def find_peaks(
     """Local maxima of a (z, y, x) map, at least ``min_distance`` voxels apart.
 
     Candidates are the voxels equal to the maximum of a ball of radius
-    ``min_distance`` around them and above ``threshold``; they are then
+    ``min_distance`` around them (and above its minimum: flat regions are not
+    peaks) and above ``threshold``; they are then
     suppressed greedily, strongest first, so that no two kept peaks are closer
     than ``min_distance`` (plateaus give one peak).
 
@@ -63,8 +64,11 @@ def find_peaks(
         raise InputError("find_peaks", f"expected a 3-D (z, y, x) map, found shape {volume.shape}")
     if not min_distance > 0:
         raise InputError("find_peaks", f"min_distance must be > 0, found {min_distance!r}")
-    maxima = ndimage.maximum_filter(volume, footprint=ball(min_distance), mode="nearest")
+    footprint = ball(min_distance)
+    maxima = ndimage.maximum_filter(volume, footprint=footprint, mode="nearest")
     candidate = (volume == maxima) & (volume > threshold)
+    # a completely flat neighbourhood is not a peak
+    candidate &= volume > ndimage.minimum_filter(volume, footprint=footprint, mode="nearest")
     if border > 0:
         inner = np.zeros_like(candidate)
         inner[border:-border, border:-border, border:-border] = True
