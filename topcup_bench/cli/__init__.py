@@ -14,6 +14,7 @@ import click
 from topcup_bench import __version__
 from topcup_bench.cli.listing import list_command
 from topcup_bench.cli.phantom import phantom_command
+from topcup_bench.cli.run import run_command
 from topcup_bench.cli.score import score_command
 from topcup_bench.errors import TopcupBenchError, TopcupBenchWarning
 
@@ -28,6 +29,7 @@ def cli() -> None:
     """Benchmark cryo-ET particle pickers with the CZII competition metric."""
 
 
+cli.add_command(run_command)
 cli.add_command(score_command)
 cli.add_command(phantom_command)
 cli.add_command(list_command)

@@ -107,8 +107,15 @@ def open_dataset(spec: str | os.PathLike[str], *, progress: bool = True) -> Data
     """Open a dataset from its specification (see the module docstring).
 
     Phantoms are generated into the cache on first use (with a progress bar).
+    The returned dataset remembers ``spec`` (attribute ``spec``) so that
+    worker processes can reopen it.
     """
-    text = os.fspath(spec)
+    dataset = _open(os.fspath(spec), progress)
+    dataset.spec = os.fspath(spec)
+    return dataset
+
+
+def _open(text: str, progress: bool) -> Dataset:
     if text.startswith("phantom:"):
         project = phantom_spec(text)
         name = text.removeprefix("phantom:").split("?")[0]

@@ -36,14 +36,18 @@ def create_picker(name: str, params: Mapping[str, Any] | None = None) -> Picker:
 
     Parameter values are checked against the type of each default; strings
     (from the command line) are converted.  Unknown names and parameters get
-    a did-you-mean hint.
+    a did-you-mean hint.  A ``label`` parameter (for pickers without one of
+    their own) sets the leaderboard name, so that one picker can appear with
+    several parameter sets.
     """
     picker_class = PICKERS.get(name)
     if not (isinstance(picker_class, type) and issubclass(picker_class, Picker)):
         raise InputError(f"picker {name!r}", f"{picker_class!r} is not a Picker subclass")
     defaults = parameter_defaults(picker_class)
+    params = dict(params or {})
+    label = params.pop("label", None) if "label" not in defaults else None
     converted = {}
-    for key, value in (params or {}).items():
+    for key, value in params.items():
         if key not in defaults:
             raise InputError(
                 f"picker {name!r}",
@@ -51,7 +55,10 @@ def create_picker(name: str, params: Mapping[str, Any] | None = None) -> Picker:
                 + did_you_mean(key, defaults),
             )
         converted[key] = _convert(name, key, value, defaults[key])
-    return picker_class(**converted)
+    picker = picker_class(**converted)
+    if label:
+        picker.leaderboard_label = str(label)
+    return picker
 
 
 def _convert(picker: str, key: str, value: Any, default: Any) -> Any:

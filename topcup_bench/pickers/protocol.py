@@ -83,6 +83,14 @@ class Picker(abc.ABC):
             ``x, y, z`` (Å, x-y-z order) and ``score`` (higher = more confident).
         """
 
+    #: Leaderboard name set by :func:`~topcup_bench.pickers.create_picker` (``label=...``).
+    leaderboard_label: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """Name on the leaderboard: the label given at creation, else the registry name."""
+        return self.leaderboard_label or self.name
+
     def prepare(self, dataset: Dataset) -> None:  # noqa: B027 - optional hook
         """Called by the runner once before picking on ``dataset``; the default does nothing.
 
@@ -108,7 +116,7 @@ class Picker(abc.ABC):
     def card(self) -> PickerCard:
         """The picker card."""
         return PickerCard(
-            name=self.name,
+            name=self.display_name,
             version=self.version,
             description=self.description,
             citation=self.citation,

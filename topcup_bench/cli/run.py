@@ -1,0 +1,116 @@
+"""``topcup-bench run``: score a set of pickers on a dataset and print the leaderboard."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from topcup_bench.benchmark_config import BenchmarkConfig, load_config
+from topcup_bench.executors import EXECUTORS
+from topcup_bench.pickers import parse_picker_spec
+from topcup_bench.workflow import run_benchmark
+
+__all__ = ["run_command"]
+
+
+@click.command("run")
+@click.option(
+    "--dataset",
+    help="phantom:default (default), phantom:NAME, a copick config, or "
+    "kaggle:DIR. See 'topcup-bench list datasets'.",
+)
+@click.option(
+    "--pickers",
+    "picker_specs",
+    help="Comma-separated pickers, each NAME or NAME:key=value;key=value "
+    "[default: oracle,random,blob,template,forest]. See 'topcup-bench list pickers'.",
+)
+@click.option("--split", help="Runs to pick on: test (default), train or all.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder [default: topcup-bench-results].",
+)
+@click.option(
+    "--executor", type=click.Choice(EXECUTORS), help="serial (default), processes or dask."
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: 2].")
+@click.option("--scheduler", help="Address of an existing dask scheduler (with --executor dask).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="TOML file declaring dataset, pickers with parameters, split and run options; "
+    "command-line options win.",
+)
+@click.option(
+    "--bootstrap", type=click.IntRange(min=1), help="Bootstrap resamples [default: 1000]."
+)
+@click.option("--seed", type=int, help="Seed of the bootstrap [default: 0].")
+@click.option(
+    "--write-copick",
+    is_flag=True,
+    default=None,
+    help="Also write each picker's picks into the copick project (user = picker name).",
+)
+@click.option(
+    "--no-cache",
+    "no_cache",
+    is_flag=True,
+    default=False,
+    help="Recompute every picker instead of reusing cached picks.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace results of another dataset in --out.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run_command(
+    dataset,
+    picker_specs,
+    split,
+    out,
+    executor,
+    workers,
+    scheduler,
+    config_path,
+    bootstrap,
+    seed,
+    write_copick,
+    no_cache,
+    overwrite,
+    quiet,
+) -> None:
+    """Run pickers on a dataset and write results.json, leaderboard.md and the picks.
+
+    With no options: the embedded phantom benchmark (phantom:default, test split)
+    and the default pickers.  Trainable pickers are trained on the train split.
+    Picks are cached per (picker, run): an interrupted run resumes, a repeated
+    run is instant.
+    """
+    config = load_config(config_path) if config_path else BenchmarkConfig()
+    pickers = None
+    if picker_specs:
+        pickers = tuple(parse_picker_spec(item) for item in picker_specs.split(",") if item.strip())
+    config = config.with_overrides(
+        dataset=dataset,
+        pickers=pickers,
+        split=split,
+        out=out,
+        executor=executor,
+        workers=workers,
+        scheduler=scheduler,
+        bootstrap=bootstrap,
+        seed=seed,
+        write_copick=write_copick,
+        cache=False if no_cache else None,
+    )
+    summary = run_benchmark(config, overwrite=overwrite, progress=not quiet)
+    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
+    console.print(summary.table)
+    for line in summary.lines:
+        console.print(line)
+    if summary.failed:
+        click.echo("failed pickers: " + json.dumps(summary.failed), err=True)
+        raise SystemExit(1)

@@ -1,0 +1,131 @@
+"""Where (picker, run) tasks execute: ``serial``, ``processes`` or ``dask``.
+
+Every executor maps a picklable function over argument tuples and yields
+``(index, ok, value)`` as tasks finish (``value`` is the result or the
+exception), so that one failing task never stops the others.  Worker
+processes limit BLAS/OpenMP/torch threads to one each.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import AbstractContextManager
+from typing import Any
+
+from topcup_bench.errors import InputError, TopcupBenchError
+
+__all__ = ["EXECUTORS", "make_executor", "limit_threads"]
+
+EXECUTORS = ("serial", "processes", "dask")
+
+Outcome = tuple[int, bool, Any]
+
+
+def limit_threads() -> None:
+    """One thread per worker for BLAS, OpenMP and torch (called in each worker)."""
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[variable] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+class SerialExecutor(AbstractContextManager):
+    """Run tasks one after the other in this process."""
+
+    name = "serial"
+
+    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple]) -> Iterator[Outcome]:
+        for index, arguments in enumerate(tasks):
+            try:
+                yield index, True, fn(*arguments)
+            except Exception as error:  # reported per task, the others go on
+                yield index, False, error
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+class ProcessExecutor(AbstractContextManager):
+    """Run tasks in a pool of ``workers`` local processes."""
+
+    name = "processes"
+
+    def __init__(self, workers: int) -> None:
+        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=limit_threads)
+
+    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple]) -> Iterator[Outcome]:
+        futures = {self.pool.submit(fn, *arguments): i for i, arguments in enumerate(tasks)}
+        for future in as_completed(futures):
+            error = future.exception()
+            yield futures[future], error is None, future.result() if error is None else error
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor(AbstractContextManager):
+    """Run tasks on a dask ``distributed`` cluster: a new LocalCluster or an existing scheduler."""
+
+    name = "dask"
+
+    def __init__(self, workers: int, scheduler: str | None = None, timeout_s: float = 5.0) -> None:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError as error:  # pragma: no cover - dask is a dependency
+            raise TopcupBenchError("the dask executor needs 'dask[distributed]'") from error
+        self.cluster = None
+        try:
+            if scheduler:
+                self.client = Client(scheduler, timeout=f"{timeout_s}s")
+            else:
+                self.cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                )
+                self.client = Client(self.cluster)
+        except (OSError, TimeoutError) as error:
+            raise InputError(
+                "--scheduler",
+                f"cannot reach the dask scheduler at {scheduler!r} within "
+                f"{timeout_s:g} s ({type(error).__name__}: {error})",
+            ) from None
+        self.client.run(limit_threads)
+
+    def map(self, fn: Callable[..., Any], tasks: Sequence[tuple]) -> Iterator[Outcome]:
+        from dask.distributed import as_completed as dask_completed
+
+        futures = {
+            self.client.submit(fn, *arguments, pure=False): i for i, arguments in enumerate(tasks)
+        }
+        for future in dask_completed(futures):
+            if future.status == "error":
+                yield futures[future], False, future.exception()
+            else:
+                yield futures[future], True, future.result()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_executor(name: str, *, workers: int = 2, scheduler: str | None = None):
+    """Create the executor ``name`` (use it as a context manager)."""
+    if name == "serial":
+        return SerialExecutor()
+    if name == "processes":
+        return ProcessExecutor(workers)
+    if name == "dask":
+        return DaskExecutor(workers, scheduler)
+    raise InputError("--executor", f"expected one of {list(EXECUTORS)}, found {name!r}")

@@ -1,0 +1,245 @@
+"""Versioned benchmark results with provenance, and their JSON round trip.
+
+``results.json`` (schema version 1)::
+
+    {"schema_version": 1,
+     "provenance": {package versions, python, platform, git commit, command, time},
+     "dataset": {identity, spec, split, runs, train_runs, classes: {name: {radius, weight}}},
+     "metric": {"rule", "beta", "distance_multiplier", "bootstrap": {n_resamples, seed, confidence}},
+     "results": [one entry per picker, see :func:`evaluate_outcome`]}
+
+The full field list is in ``docs/results_schema.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from topcup_bench._version import __version__
+from topcup_bench.datasets.atomic import atomic_output
+from topcup_bench.errors import InputError, SchemaError
+from topcup_bench.metrics import bootstrap_score, score_picks
+from topcup_bench.runner import PickerOutcome
+from topcup_bench.types import ClassCatalogue
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "evaluate_outcome",
+    "build_results",
+    "write_results",
+    "read_results",
+    "provenance",
+]
+
+SCHEMA_VERSION = 1
+
+
+def evaluate_outcome(
+    outcome: PickerOutcome,
+    truth: pd.DataFrame,
+    classes: ClassCatalogue,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Score one picker's picks: own thresholds, best thresholds, interval, timings.
+
+    Returns
+    -------
+    dict
+        ``picker``, ``card``, ``status``, ``error``, ``score``, ``score_interval``,
+        ``score_best`` (optimistic: thresholds chosen on the same runs),
+        ``thresholds``, ``thresholds_best``, ``classes`` (per class counts and
+        rates at both operating points), ``n_picks``, ``rule_differences``,
+        ``timings``.
+    """
+    entry: dict[str, Any] = {
+        "picker": outcome.card.name,
+        "card": outcome.card.to_dict(),
+        "status": outcome.status,
+        "error": outcome.error,
+        "timings": _timings(outcome),
+    }
+    if outcome.status != "ok":
+        return entry
+    own = {k: v for k, v in outcome.thresholds.items() if math.isfinite(v)}
+    result = score_picks(truth, outcome.picks, classes=classes, thresholds=own or None)
+    best = score_picks(truth, outcome.picks, classes=classes, thresholds="best")
+    interval = bootstrap_score(result, n_resamples=n_resamples, seed=seed)
+    entry.update(
+        {
+            "score": result.score,
+            "score_interval": {
+                "low": interval.low,
+                "high": interval.high,
+                "confidence": interval.confidence,
+            },
+            "score_best": best.score,
+            "thresholds": own or None,
+            "thresholds_best": best.thresholds,
+            "classes": _classes(result, best),
+            "n_picks": int(len(outcome.picks)),
+            "rule_differences": len(result.rule_differences),
+        }
+    )
+    return entry
+
+
+def build_results(
+    entries: list[dict[str, Any]],
+    *,
+    dataset: dict[str, Any],
+    metric: dict[str, Any],
+    run_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble the results document."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "provenance": provenance(run_info or {}),
+        "dataset": dataset,
+        "metric": metric,
+        "results": entries,
+    }
+
+
+def write_results(results: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write ``results`` as JSON, atomically (replacing an older file of ours)."""
+    with atomic_output(path, overwrite=True) as temporary:
+        temporary.write_text(json.dumps(_jsonable(results), indent=2), encoding="utf-8")
+
+
+def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a results file, checking its schema version.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, or a schema version this package does not know.
+    """
+    source = os.fspath(path)
+    try:
+        results = json.loads(Path(source).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(source, "results file not found") from None
+    except json.JSONDecodeError as error:
+        raise SchemaError(source, f"not valid JSON ({error})") from None
+    found = results.get("schema_version") if isinstance(results, dict) else None
+    if found != SCHEMA_VERSION:
+        raise SchemaError(
+            source,
+            f"unknown results schema_version {found!r}; this topcup-bench {__version__} reads "
+            f"version {SCHEMA_VERSION}"
+            + (
+                " (newer file: upgrade topcup-bench)"
+                if isinstance(found, int) and found > SCHEMA_VERSION
+                else ""
+            ),
+        )
+    return results
+
+
+def provenance(extra: dict[str, Any]) -> dict[str, Any]:
+    """Versions, platform, git commit, time and command line."""
+    packages = {}
+    for name in (
+        "numpy",
+        "scipy",
+        "pandas",
+        "copick",
+        "zarr",
+        "scikit-learn",
+        "scikit-image",
+        "torch",
+        "monai",
+        "dask",
+    ):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return {
+        "topcup_bench_version": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "packages": packages,
+        "git_commit": _git_commit(),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+        **extra,
+    }
+
+
+def _classes(result, best) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, own in result.classes.items():
+        chosen = best.classes[name]
+        out[name] = {
+            "tp": own.tp,
+            "fp": own.fp,
+            "fn": own.fn,
+            "precision": own.precision,
+            "recall": own.recall,
+            "f1": own.f1,
+            "fbeta": own.fbeta,
+            "weight": own.weight,
+            "radius_angstrom": own.radius_angstrom,
+            "scored": own.scored,
+            "tp_best": chosen.tp,
+            "fp_best": chosen.fp,
+            "fn_best": chosen.fn,
+            "precision_best": chosen.precision,
+            "recall_best": chosen.recall,
+            "fbeta_best": chosen.fbeta,
+        }
+    return out
+
+
+def _timings(outcome: PickerOutcome) -> dict[str, Any]:
+    seconds = list(outcome.pick_seconds.values())
+    return {
+        "fit_s": outcome.fit_seconds,
+        "pick_s": dict(outcome.pick_seconds),
+        "pick_s_per_tomogram": float(np.median(seconds)) if seconds else None,
+        "cached_runs": list(outcome.cached_runs),
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
