@@ -5,7 +5,7 @@
     {"schema_version": 1,
      "provenance": {package versions, python, platform, git commit, command, time},
      "dataset": {identity, spec, split, runs, train_runs, classes: {name: {radius, weight}}},
-     "metric": {"rule", "beta", "distance_multiplier", "bootstrap": {n_resamples, seed, confidence}},
+     "metric": {"rule", "beta", "distance_multiplier", "bootstrap": {...}},
      "results": [one entry per picker, see :func:`evaluate_outcome`]}
 
 The full field list is in ``docs/results_schema.md``.

@@ -105,3 +105,39 @@ def _table(
     if score is not None:
         columns["score"] = score
     return pd.DataFrame(columns)
+
+
+def check_picker(picker, dataset=None, *, runs=None) -> list[str]:
+    """Conformance checks for picker authors: run them in your picker's tests.
+
+    Runs the picker (training it first if it is trainable) on a tiny
+    deterministic phantom (or on ``dataset``) and checks: the output schema
+    (``experiment, particle_type, x, y, z, score``), that ``experiment`` is the
+    tomogram's run, that every ``particle_type`` is a requested class, that
+    coordinates are Ångström inside the tomogram (not voxel indices, not
+    z-y-x), that scores are finite, that two calls give identical picks
+    (determinism), that the picker card is complete and that the picker
+    survives pickling (needed by the process and dask executors).
+
+    Parameters
+    ----------
+    picker : Picker
+        The picker to check.
+    dataset : Dataset, optional
+        Default: ``phantom:tiny`` (generated into the cache on first use).
+    runs : sequence of str, optional
+        Runs to pick on (default: the test split).
+
+    Returns
+    -------
+    list of str
+        The names of the checks that passed.
+
+    Raises
+    ------
+    topcup_bench.errors.TopcupBenchError
+        The first failed check, with an explanation.
+    """
+    from topcup_bench.pickers.conformance import run_conformance_checks
+
+    return run_conformance_checks(picker, dataset, runs=runs)
