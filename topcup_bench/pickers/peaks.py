@@ -65,16 +65,23 @@ def find_peaks(
     if not min_distance > 0:
         raise InputError("find_peaks", f"min_distance must be > 0, found {min_distance!r}")
     footprint = ball(min_distance)
-    maxima = ndimage.maximum_filter(volume, footprint=footprint, mode="nearest")
-    candidate = (volume == maxima) & (volume > threshold)
-    # a completely flat neighbourhood is not a peak
-    candidate &= volume > ndimage.minimum_filter(volume, footprint=footprint, mode="nearest")
+    if footprint.shape[0] <= 3:
+        maxima = ndimage.maximum_filter(volume, footprint=footprint, mode="nearest")
+        candidate = (volume == maxima) & (volume > threshold)
+        # a completely flat neighbourhood is not a peak
+        candidate &= volume > ndimage.minimum_filter(volume, footprint=footprint, mode="nearest")
+    else:
+        # the ball contains the 3x3x3 cube: its maxima are among the cube's maxima
+        candidate = volume == ndimage.maximum_filter(volume, size=3, mode="nearest")
+        candidate &= volume > threshold
     if border > 0:
         inner = np.zeros_like(candidate)
         inner[border:-border, border:-border, border:-border] = True
         candidate &= inner
     indices = np.argwhere(candidate)
-    values = volume[candidate].astype(np.float64)
+    if footprint.shape[0] > 3:
+        indices = indices[_ball_extrema(volume, indices, footprint)]
+    values = volume[tuple(indices.T)].astype(np.float64)
     order = np.lexsort((indices[:, 2], indices[:, 1], indices[:, 0], -values))
     indices, values = indices[order], values[order]
     keep = _suppress(indices, min_distance)
@@ -82,6 +89,28 @@ def find_peaks(
     if max_peaks is not None:
         indices, values = indices[:max_peaks], values[:max_peaks]
     return indices.astype(np.int64), values
+
+
+def _ball_extrema(volume: np.ndarray, indices: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """Which candidates equal the maximum and exceed the minimum of their ball (edge-padded).
+
+    The same test as ball-footprint maximum and minimum filters with
+    ``mode="nearest"``, evaluated at the candidates only (batched gathers).
+    """
+    r = footprint.shape[0] // 2
+    padded = np.pad(volume, r, mode="edge")
+    strides = np.array(padded.shape[1:] + (1,))
+    strides = np.array([strides[0] * strides[1], strides[1], 1])
+    offsets = (np.argwhere(footprint) @ strides).astype(np.int64)
+    flat = padded.ravel()
+    starts = indices @ strides  # corner of each window in the padded array
+    keep = np.zeros(len(indices), dtype=bool)
+    batch = max(1, 4_000_000 // len(offsets))
+    for i in range(0, len(indices), batch):
+        window = flat[starts[i : i + batch, None] + offsets[None, :]]
+        centre = flat[starts[i : i + batch] + (r * strides).sum()]
+        keep[i : i + batch] = (window.max(axis=1) <= centre) & (window.min(axis=1) < centre)
+    return keep
 
 
 def _suppress(indices: np.ndarray, radius: float) -> np.ndarray:
