@@ -70,7 +70,7 @@ PHANTOM_DATASETS = {
         "difficulty; 5 train, 3 test",
     ),
     "tiny": PhantomDataset(
-        "tiny", 4, 0, 1, "4 tiny runs for tests and smoke runs; 3 train, 1 test"
+        "tiny", 4, 0, 2, "4 tiny runs for tests and smoke runs; 2 train, 2 test"
     ),
 }
 
