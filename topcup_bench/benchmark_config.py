@@ -15,6 +15,7 @@ A TOML file may declare::
     seed = 0
     write_copick = false
     cache = true
+    tune_thresholds = true       # operating point: best thresholds on the train split
 
     [[pickers]]
     name = "template"
@@ -58,6 +59,7 @@ class BenchmarkConfig:
     seed: int = 0
     write_copick: bool = False
     cache: bool = True
+    tune_thresholds: bool = True
 
     def with_overrides(self, **overrides: Any) -> BenchmarkConfig:
         """A copy with the given (non-None) values replaced."""
@@ -75,6 +77,7 @@ _SECTIONS = {
         "seed",
         "write_copick",
         "cache",
+        "tune_thresholds",
     },
 }
 

@@ -88,6 +88,7 @@ def evaluate_outcome(
             },
             "score_best": best.score,
             "thresholds": own or None,
+            "threshold_source": outcome.threshold_source,
             "thresholds_best": best.thresholds,
             "classes": _classes(result, best),
             "n_picks": int(len(outcome.picks)),

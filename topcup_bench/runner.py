@@ -50,6 +50,8 @@ class PickerOutcome:
         Picks of all requested runs (Å, x-y-z, with ``score``).
     thresholds : dict of str to float
         The picker's own per-class operating point (keep ``score >``).
+    threshold_source : str
+        Where ``thresholds`` came from (the picker, or tuning on training runs).
     fit_seconds : float or None
     pick_seconds : dict of str to float
         Wall time of ``pick`` per run.
@@ -65,6 +67,7 @@ class PickerOutcome:
     fit_seconds: float | None = None
     pick_seconds: dict[str, float] = field(default_factory=dict)
     cached_runs: list[str] = field(default_factory=list)
+    threshold_source: str = "picker default"
 
 
 class PickCache:

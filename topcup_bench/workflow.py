@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from topcup_bench.datasets.atomic import atomic_output
 from topcup_bench.datasets.catalog import cache_dir, open_dataset
 from topcup_bench.datasets.dataset import CopickDataset, Dataset
 from topcup_bench.errors import InputError, OutputExistsError, SchemaError
+from topcup_bench.metrics import best_thresholds, threshold_sweep
 from topcup_bench.pickers import create_picker
 from topcup_bench.reports.leaderboard import (
     leaderboard_frame,
@@ -37,7 +39,7 @@ from topcup_bench.results import (
     read_results,
     write_results,
 )
-from topcup_bench.runner import run_pickers
+from topcup_bench.runner import PickerOutcome, run_pickers
 
 __all__ = ["run_benchmark", "BenchmarkSummary"]
 
@@ -74,10 +76,11 @@ def run_benchmark(
     _check_output_folder(config.out, dataset, overwrite)
     runs = dataset.split(config.split)
     train_runs = _train_runs(dataset, config.split)
+    tune = bool(config.tune_thresholds and train_runs and not set(train_runs) & set(runs))
     outcomes = run_pickers(
         pickers,
         dataset,
-        runs,
+        [*runs, *train_runs] if tune else runs,
         train_runs,
         executor=config.executor,
         workers=config.workers,
@@ -85,6 +88,8 @@ def run_benchmark(
         cache_root=cache_dir() / "picks" if config.cache else None,
         progress=progress,
     )
+    if tune:
+        tune_operating_points(outcomes, dataset, runs, train_runs)
     truth = dataset.truth(runs)
     entries = [
         evaluate_outcome(o, truth, dataset.classes, n_resamples=config.bootstrap, seed=config.seed)
@@ -121,6 +126,29 @@ def run_benchmark(
         lines=lines,
         failed={o.card.name: o.error for o in outcomes if o.status != "ok"},
     )
+
+
+def tune_operating_points(
+    outcomes: list[PickerOutcome], dataset: Dataset, runs: Sequence[str], train_runs: Sequence[str]
+) -> None:
+    """Set each picker's own thresholds to its best thresholds on the training runs.
+
+    The picks of the training runs are then dropped, so that the leaderboard
+    scores only ``runs``, at thresholds chosen without them: an out-of-sample
+    operating point, unlike the in-sample "best thresholds" score beside it.
+    """
+    truth = dataset.truth(train_runs)
+    for outcome in outcomes:
+        if outcome.status != "ok":
+            continue
+        on_train = outcome.picks["experiment"].isin(list(train_runs)).to_numpy()
+        if len(truth) and on_train.any():
+            curves = threshold_sweep(truth, outcome.picks.loc[on_train], classes=dataset.classes)
+            outcome.thresholds = {**outcome.thresholds, **best_thresholds(curves)}
+            outcome.threshold_source = f"best on the train split ({len(train_runs)} runs)"
+        outcome.picks = outcome.picks.loc[~on_train].reset_index(drop=True)
+        outcome.pick_seconds = {run: s for run, s in outcome.pick_seconds.items() if run in runs}
+        outcome.cached_runs = [run for run in outcome.cached_runs if run in runs]
 
 
 def _train_runs(dataset: Dataset, split: str) -> tuple[str, ...]:
