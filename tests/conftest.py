@@ -44,3 +44,17 @@ def make_table(rows, with_score=None):
 @pytest.fixture
 def table():
     return make_table
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Keep generated phantoms and cached picks of the tests out of the user's cache."""
+    import os
+
+    previous = os.environ.get("TOPCUP_BENCH_CACHE")
+    os.environ["TOPCUP_BENCH_CACHE"] = str(tmp_path_factory.mktemp("topcup-bench-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("TOPCUP_BENCH_CACHE", None)
+    else:
+        os.environ["TOPCUP_BENCH_CACHE"] = previous

@@ -188,9 +188,11 @@ def _run_one(
         if missing:
             picker.prepare(dataset)
             if isinstance(picker, TrainablePicker):
+                bar.set_postfix_str(f"training on {len(train_runs)} runs")
                 start = time.perf_counter()
                 picker.fit(dataset, list(train_runs))
                 outcome.fit_seconds = time.perf_counter() - start
+                bar.set_postfix_str("")
             outcome.card = picker.card()
             tasks = [(picker, dataset_ref, run, classes) for run in missing]
             for index, ok, value in pool.map(pick_one_run, tasks):

@@ -76,20 +76,20 @@ def run_benchmark(
     _check_output_folder(config.out, dataset, overwrite)
     runs = dataset.split(config.split)
     train_runs = _train_runs(dataset, config.split)
-    tune = bool(config.tune_thresholds and train_runs and not set(train_runs) & set(runs))
+    fit_runs, tune_runs = _fit_and_tune_runs(train_runs, runs, config.tune_thresholds)
     outcomes = run_pickers(
         pickers,
         dataset,
-        [*runs, *train_runs] if tune else runs,
-        train_runs,
+        [*runs, *tune_runs],
+        fit_runs,
         executor=config.executor,
         workers=config.workers,
         scheduler=config.scheduler,
         cache_root=cache_dir() / "picks" if config.cache else None,
         progress=progress,
     )
-    if tune:
-        tune_operating_points(outcomes, dataset, runs, train_runs)
+    if tune_runs:
+        tune_operating_points(outcomes, dataset, runs, tune_runs)
     truth = dataset.truth(runs)
     entries = [
         evaluate_outcome(o, truth, dataset.classes, n_resamples=config.bootstrap, seed=config.seed)
@@ -97,7 +97,7 @@ def run_benchmark(
     ]
     results = build_results(
         entries,
-        dataset=_dataset_record(dataset, config, runs, train_runs),
+        dataset=_dataset_record(dataset, config, runs, fit_runs, tune_runs),
         metric={
             "rule": "competition",
             "beta": 4.0,
@@ -129,26 +129,42 @@ def run_benchmark(
 
 
 def tune_operating_points(
-    outcomes: list[PickerOutcome], dataset: Dataset, runs: Sequence[str], train_runs: Sequence[str]
+    outcomes: list[PickerOutcome], dataset: Dataset, runs: Sequence[str], tune_runs: Sequence[str]
 ) -> None:
-    """Set each picker's own thresholds to its best thresholds on the training runs.
+    """Set each picker's own thresholds to its best thresholds on the tuning runs.
 
-    The picks of the training runs are then dropped, so that the leaderboard
+    The picks of the tuning runs are then dropped, so that the leaderboard
     scores only ``runs``, at thresholds chosen without them: an out-of-sample
     operating point, unlike the in-sample "best thresholds" score beside it.
     """
-    truth = dataset.truth(train_runs)
+    truth = dataset.truth(tune_runs)
     for outcome in outcomes:
         if outcome.status != "ok":
             continue
-        on_train = outcome.picks["experiment"].isin(list(train_runs)).to_numpy()
+        on_train = outcome.picks["experiment"].isin(list(tune_runs)).to_numpy()
         if len(truth) and on_train.any():
             curves = threshold_sweep(truth, outcome.picks.loc[on_train], classes=dataset.classes)
             outcome.thresholds = {**outcome.thresholds, **best_thresholds(curves)}
-            outcome.threshold_source = f"best on the train split ({len(train_runs)} runs)"
+            outcome.threshold_source = f"best on {len(tune_runs)} held-out train run(s)"
         outcome.picks = outcome.picks.loc[~on_train].reset_index(drop=True)
         outcome.pick_seconds = {run: s for run, s in outcome.pick_seconds.items() if run in runs}
         outcome.cached_runs = [run for run in outcome.cached_runs if run in runs]
+
+
+def _fit_and_tune_runs(
+    train_runs: Sequence[str], runs: Sequence[str], tune: bool
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split the train split into runs to fit on and runs to tune thresholds on.
+
+    The last third of the train split (at least one run) tunes the operating
+    points and is never used for fitting; with a single train run (or
+    ``tune=False``, or train runs among the scored runs) nothing is tuned.
+    """
+    train = tuple(train_runs)
+    if not tune or len(train) < 2 or set(train) & set(runs):
+        return train, ()
+    n_tune = max(1, len(train) // 3)
+    return train[:-n_tune], train[-n_tune:]
 
 
 def _train_runs(dataset: Dataset, split: str) -> tuple[str, ...]:
@@ -159,13 +175,14 @@ def _train_runs(dataset: Dataset, split: str) -> tuple[str, ...]:
     return ()
 
 
-def _dataset_record(dataset, config, runs, train_runs) -> dict[str, Any]:
+def _dataset_record(dataset, config, runs, train_runs, tune_runs) -> dict[str, Any]:
     return {
         **dataset.identity(),
         "spec": config.dataset,
         "split": config.split,
         "runs": list(runs),
         "train_runs": list(train_runs),
+        "tune_runs": list(tune_runs),
         "classes": {
             c.name: {"radius_angstrom": c.radius_angstrom, "weight": c.weight}
             for c in dataset.classes

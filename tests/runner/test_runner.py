@@ -196,11 +196,19 @@ def test_toml_config(tmp_path):
 
 
 def test_operating_points_are_tuned_on_the_train_split(tmp_path):
-    config = BenchmarkConfig(dataset=TINY, pickers=(("oracle", {"jitter_angstrom": 10.0}),),
-                             out=tmp_path / "o", bootstrap=20)
-    entry = run_benchmark(config, progress=False).results["results"][0]
-    assert entry["threshold_source"].startswith("best on the train split")
-    assert set(entry["timings"]["pick_s"]) == {"TS_001", "TS_002"}  # train picks dropped
-    untuned = run_benchmark(config.with_overrides(tune_thresholds=False, out=tmp_path / "u"),
-                            progress=False).results["results"][0]
+    config = BenchmarkConfig(
+        dataset="phantom:tiny?runs=5&test=2",
+        pickers=(("oracle", {"jitter_angstrom": 10.0}),),
+        out=tmp_path / "o",
+        bootstrap=20,
+    )
+    summary = run_benchmark(config, progress=False)
+    entry = summary.results["results"][0]
+    assert entry["threshold_source"] == "best on 1 held-out train run(s)"
+    assert summary.results["dataset"]["train_runs"] == ["TS_000", "TS_001"]
+    assert summary.results["dataset"]["tune_runs"] == ["TS_002"]
+    assert set(entry["timings"]["pick_s"]) == {"TS_003", "TS_004"}  # tuning picks dropped
+    untuned = run_benchmark(
+        config.with_overrides(tune_thresholds=False, out=tmp_path / "u"), progress=False
+    ).results["results"][0]
     assert untuned["threshold_source"] == "picker default" and untuned["thresholds"] is None

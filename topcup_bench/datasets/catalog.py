@@ -63,14 +63,14 @@ class PhantomDataset:
 PHANTOM_DATASETS = {
     "default": PhantomDataset(
         "small-kaggle-like",
-        8,
+        10,
         0,
-        3,
-        "the embedded benchmark: 8 runs of 92 x 160 x 160 voxels (10 Å), kaggle-like "
-        "difficulty; 5 train, 3 test",
+        4,
+        "the embedded benchmark: 10 runs of 92 x 160 x 160 voxels (10 Å), kaggle-like "
+        "difficulty; 6 train (4 to fit, 2 to tune thresholds), 4 test",
     ),
     "tiny": PhantomDataset(
-        "tiny", 4, 0, 2, "4 tiny runs for tests and smoke runs; 2 train, 2 test"
+        "tiny", 5, 0, 2, "5 tiny runs for tests and smoke runs; 3 train (2 fit, 1 tune), 2 test"
     ),
 }
 
