@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -118,36 +119,79 @@ def test_check_picker_catches_voxel_coordinates(tmp_path, monkeypatch):
         check_picker(VoxelOracle())
 
 
-def test_run_command_on_tiny_phantom(tmp_path):
-    env = dict(os.environ, TOPCUP_BENCH_CACHE=str(tmp_path / "cache"))
+def _run_cli(args, cache, **kwargs):
+    env = dict(os.environ, TOPCUP_BENCH_CACHE=str(cache))
+    command = [sys.executable, "-m", "topcup_bench", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=False, **kwargs)
+
+
+def _scores(path):
+    results = json.loads(path.read_text())
+    return {e["picker"]: (e["score"], e["score_best"]) for e in results["results"]}
+
+
+def test_run_command_with_default_pickers_on_tiny_phantom(tmp_path):
+    """The README's main job on phantom:tiny: all default pickers, then a cached re-run."""
     args = [
-        sys.executable,
-        "-m",
-        "topcup_bench",
         "run",
         "--dataset",
         "phantom:tiny",
-        "--pickers",
-        "oracle,random",
         "--out",
         str(tmp_path / "out"),
         "--quiet",
         "--bootstrap",
         "100",
     ]
-    done = subprocess.run(args, capture_output=True, text=True, env=env, check=False, timeout=300)
+    start = time.perf_counter()
+    done = _run_cli(args, tmp_path / "cache", timeout=300)
+    elapsed = time.perf_counter() - start
     assert done.returncode == 0, done.stderr
-    assert "oracle" in done.stdout and "results.json" in done.stdout
-    again = subprocess.run(args, capture_output=True, text=True, env=env, check=False, timeout=300)
-    first = json.loads((tmp_path / "out" / "results.json").read_text())
+    for picker in ("oracle", "random", "blob", "template", "forest"):
+        assert picker in done.stdout
+    first = _scores(tmp_path / "out" / "results.json")
+    assert first["oracle"] == (1.0, 1.0) and first["random"][0] <= 0.1
+    again = _run_cli(args, tmp_path / "cache", timeout=300)
     assert again.returncode == 0
-    assert all(e["timings"]["cached_runs"] for e in first["results"])
-    bad = subprocess.run(
-        args[:6] + ["--pickers", "oracel"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=300,
-    )
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert all(e["timings"]["cached_runs"] for e in results["results"])
+    assert _scores(tmp_path / "out" / "results.json") == first
+    print(f"phantom:tiny with the default pickers: {elapsed:.1f} s")
+    bad = _run_cli(["run", "--dataset", "phantom:tiny", "--pickers", "oracel"], tmp_path / "c2")
     assert bad.returncode == 2 and "Did you mean 'oracle'" in bad.stderr
+
+
+def test_a_killed_run_resumes_from_the_cache_with_identical_results(tmp_path):
+    args = [
+        "run",
+        "--dataset",
+        "phantom:tiny",
+        "--pickers",
+        "oracle,blob,template",
+        "--quiet",
+        "--bootstrap",
+        "50",
+    ]
+    reference = _run_cli(
+        [*args, "--out", str(tmp_path / "ref"), "--no-cache"], tmp_path / "c0", timeout=300
+    )
+    assert reference.returncode == 0, reference.stderr
+    env = dict(os.environ, TOPCUP_BENCH_CACHE=str(tmp_path / "cache"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "topcup_bench", *args, "--out", str(tmp_path / "out")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    picks = tmp_path / "cache" / "picks"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(picks.glob("template/*.csv")):
+        time.sleep(0.05)
+    process.kill()  # midway: oracle and blob done, template started
+    process.wait()
+    cached_before = {p.name for p in picks.rglob("*.csv")}
+    assert cached_before
+    resumed = _run_cli([*args, "--out", str(tmp_path / "out")], tmp_path / "cache", timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert any(e["timings"]["cached_runs"] for e in results["results"])
+    assert _scores(tmp_path / "out" / "results.json") == _scores(tmp_path / "ref" / "results.json")

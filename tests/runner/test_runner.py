@@ -135,7 +135,7 @@ def test_output_folder_of_another_dataset_is_refused(tmp_path):
 
 
 def test_processes_and_dask_executors_match_serial(tmp_path):
-    pickers = (("oracle", {"jitter_angstrom": 15.0}), ("random", {}))
+    pickers = (("oracle", {"jitter_angstrom": 15.0}), ("random", {}), ("blob", {}))
     scores = {}
     for executor in ("serial", "processes", "dask"):
         config = BenchmarkConfig(
