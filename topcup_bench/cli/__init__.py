@@ -12,6 +12,7 @@ import warnings
 import click
 
 from topcup_bench import __version__
+from topcup_bench.cli.compare import compare_command
 from topcup_bench.cli.listing import list_command
 from topcup_bench.cli.phantom import phantom_command
 from topcup_bench.cli.run import run_command
@@ -33,6 +34,7 @@ cli.add_command(run_command)
 cli.add_command(score_command)
 cli.add_command(phantom_command)
 cli.add_command(list_command)
+cli.add_command(compare_command)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
