@@ -15,6 +15,7 @@ from topcup_bench import __version__
 from topcup_bench.cli.compare import compare_command
 from topcup_bench.cli.listing import list_command
 from topcup_bench.cli.phantom import phantom_command
+from topcup_bench.cli.report import report_command
 from topcup_bench.cli.run import run_command
 from topcup_bench.cli.score import score_command
 from topcup_bench.errors import TopcupBenchError, TopcupBenchWarning
@@ -35,6 +36,7 @@ cli.add_command(score_command)
 cli.add_command(phantom_command)
 cli.add_command(list_command)
 cli.add_command(compare_command)
+cli.add_command(report_command)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -1,0 +1,42 @@
+"""``topcup-bench report RESULTS...``: leaderboards and figures from results files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from topcup_bench.errors import InputError
+from topcup_bench.reports.report import FORMATS, write_report
+
+__all__ = ["report_command"]
+
+
+@click.command("report")
+@click.argument("results", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("topcup-bench-report"),
+    show_default=True,
+    help="Output folder.",
+)
+@click.option(
+    "--format",
+    "formats",
+    default=",".join(FORMATS),
+    show_default=True,
+    help="Comma-separated: md, html, csv, json, tex.",
+)
+def report_command(results, out, formats) -> None:
+    """Write a report of one or more results.json files (several datasets or versions).
+
+    One section per results file and a combined table; figures as PNG and SVG
+    under OUT/figures; the HTML page is self-contained (figures embedded).
+    """
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown:
+        raise InputError("--format", f"unknown format(s) {unknown}; choose from {list(FORMATS)}")
+    for path in write_report(results, out, chosen):
+        click.echo(str(path))
