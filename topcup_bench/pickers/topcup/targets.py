@@ -151,8 +151,8 @@ def points_to_mask(
 
     Examples
     --------
-    >>> m = points_to_mask([[35.0, 20.0, 10.0]], [0], 1, (8, 8, 8), 10.0)
-    >>> int(m.sum()), m[0, 3, 2, 1]
+    >>> m = points_to_mask([[35.0, 39.9, 30.0]], [0], 1, (8, 8, 8), 10.0)
+    >>> int(m.sum()), float(m[0, 3, 3, 3])
     (33, 1.0)
     """
     points = np.asarray(points_xyz_angstrom, dtype=np.float64).reshape(-1, 3)
@@ -204,9 +204,7 @@ def to_ce_target(target: torch.Tensor) -> torch.Tensor:
     return full / full.sum(dim=1, keepdim=True)
 
 
-def level_targets(
-    mask: torch.Tensor, level_shapes: Sequence[Sequence[int]]
-) -> list[torch.Tensor]:
+def level_targets(mask: torch.Tensor, level_shapes: Sequence[Sequence[int]]) -> list[torch.Tensor]:
     """Per-level targets: adaptive max-pool of the mask to each output shape, then background.
 
     Parameters
