@@ -254,3 +254,16 @@ def test_template_code_never_touches_the_generator_internals():
             if isinstance(node, ast.ImportFrom) and node.module:
                 parts = set(node.module.split("."))
                 assert not parts & forbidden, (module, node.module)
+
+
+def test_class_rotations_override_the_angular_set_per_class():
+    from topcup_bench.errors import InputError
+    from topcup_bench.pickers.template import TemplatePicker
+
+    picker = TemplatePicker(n_rotations=12, class_rotations="beta-galactosidase:30/thyroglobulin:6")
+    assert len(picker.rotations("beta-galactosidase")) == 30
+    assert len(picker.rotations("thyroglobulin")) == 6
+    assert len(picker.rotations("ribosome")) == 12
+    assert len(picker.rotations("apo-ferritin")) == 1
+    with pytest.raises(InputError, match="class_rotations"):
+        TemplatePicker(class_rotations="beta-galactosidase=30")

@@ -61,6 +61,10 @@ class TemplatePicker(Picker):
     n_rotations : int
         Size of the angular set for anisotropic classes (super-Fibonacci
         rotations, deterministic); isotropic shells always use one orientation.
+    class_rotations : str
+        Per-class overrides of ``n_rotations``, ``"class:count/class:count"``
+        (e.g. ``"beta-galactosidase:60"``: its small lobes decorrelate quickly
+        with orientation error, so it needs a finer angular set).
     mask_radius_factor : float
         Spherical mask radius as a multiple of the clean primitive's bounding radius.
     nms_fraction : float
@@ -110,6 +114,7 @@ class TemplatePicker(Picker):
     def __init__(
         self,
         n_rotations: int = 24,
+        class_rotations: str = "",
         mask_radius_factor: float = 1.1,
         nms_fraction: float = 0.6,
         max_candidates: int = 500,
@@ -155,6 +160,8 @@ class TemplatePicker(Picker):
                 "template", f"amplitude_contrast must be in [0, 1), got {amplitude_contrast!r}"
             )
         self.n_rotations = int(n_rotations)
+        self.class_rotations = str(class_rotations)
+        self._rotation_counts = _parse_class_rotations(self.class_rotations)
         self.mask_radius_factor = float(mask_radius_factor)
         self.nms_fraction = float(nms_fraction)
         self.max_candidates = int(max_candidates)
@@ -172,7 +179,9 @@ class TemplatePicker(Picker):
     # -- templates --------------------------------------------------------------------------
     def rotations(self, class_name: str) -> np.ndarray:
         """Angular set of a class, shape (n, 3, 3): the identity alone for isotropic shells."""
-        return uniform_rotations(1 if is_isotropic(class_name) else self.n_rotations)
+        if is_isotropic(class_name):
+            return uniform_rotations(1)
+        return uniform_rotations(self._rotation_counts.get(class_name, self.n_rotations))
 
     def mask_radius_voxels(self, class_name: str, voxel_size_angstrom: float) -> float:
         """Radius of the class's spherical mask in voxels."""
@@ -268,3 +277,21 @@ def _standardise(data: np.ndarray, *, negate: bool) -> np.ndarray:
     out -= np.float32(mean)
     out *= np.float32((-1.0 if negate else 1.0) / (std if std > 0 else 1.0))
     return out
+
+
+def _parse_class_rotations(text: str) -> dict[str, int]:
+    """Parse ``"class:count/class:count"`` per-class rotation counts."""
+    counts: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split("/"))):
+        name, sep, value = item.partition(":")
+        try:
+            count = int(value)
+        except ValueError:
+            count = 0
+        if not sep or count < 1:
+            raise InputError(
+                "template",
+                f"class_rotations entries must be class:count with count ≥ 1, found {item!r}",
+            )
+        counts[name.strip()] = count
+    return counts
