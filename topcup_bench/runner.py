@@ -90,7 +90,7 @@ class PickCache:
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     def load(self, picker: Picker, key: str) -> tuple[pd.DataFrame, float] | None:
-        if self.root is None:
+        if self.root is None or not picker.cacheable:
             return None
         path = self._path(picker, key)
         meta = path.with_suffix(".json")
@@ -100,7 +100,7 @@ class PickCache:
         return table, float(json.loads(meta.read_text())["pick_seconds"])
 
     def store(self, picker: Picker, key: str, table: pd.DataFrame, seconds: float) -> None:
-        if self.root is None:
+        if self.root is None or not picker.cacheable:
             return
         path = self._path(picker, key)
         path.parent.mkdir(parents=True, exist_ok=True)

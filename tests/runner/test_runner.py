@@ -212,3 +212,25 @@ def test_operating_points_are_tuned_on_the_train_split(tmp_path):
         config.with_overrides(tune_thresholds=False, out=tmp_path / "u"), progress=False
     ).results["results"][0]
     assert untuned["threshold_source"] == "picker default" and untuned["thresholds"] is None
+
+
+def test_external_picks_are_never_cached(dataset, tmp_path, cache):
+    from topcup_bench.datasets import write_kaggle_csv
+
+    source = tmp_path / "picks.csv"
+    truth = dataset.truth(dataset.split("test"))
+    write_kaggle_csv(truth.assign(score=1.0), source)
+    picker = create_picker("external", {"source": str(source), "label": "tool"})
+    runs = dataset.split("test")
+    first = run_pickers([picker], dataset, runs, (), cache_root=cache / "e", progress=False)[0]
+    assert len(first.picks) == len(truth) and first.cached_runs == []
+    write_kaggle_csv(truth.iloc[:1].assign(score=1.0), source, overwrite=True)  # tool re-run
+    second = run_pickers(
+        [create_picker("external", {"source": str(source), "label": "tool"})],
+        dataset,
+        runs,
+        (),
+        cache_root=cache / "e",
+        progress=False,
+    )[0]
+    assert len(second.picks) == 1 and not (cache / "e").exists()

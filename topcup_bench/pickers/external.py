@@ -40,6 +40,7 @@ class ExternalPicker(Picker):
     description = "picks produced by another tool, read from CSV, STAR or copick"
     citation = "see the tool that produced the picks"
     licence = "n/a"
+    cacheable = False  # reading is cheap, and the source may change under the same name
 
     def __init__(
         self,

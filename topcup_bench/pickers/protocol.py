@@ -83,6 +83,10 @@ class Picker(abc.ABC):
             ``x, y, z`` (Å, x-y-z order) and ``score`` (higher = more confident).
         """
 
+    #: Whether the runner may cache this picker's picks (False for pickers that only
+    #: read picks made elsewhere: the file may change under the same parameters).
+    cacheable: ClassVar[bool] = True
+
     #: Leaderboard name set by :func:`~topcup_bench.pickers.create_picker` (``label=...``).
     leaderboard_label: str | None = None
 
