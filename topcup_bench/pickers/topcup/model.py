@@ -44,6 +44,8 @@ class TopCUPNet(FlexibleUNet):
         Particle classes; each head has ``n_classes + 1`` channels, background last.
     backbone_name : str
         MONAI FlexibleUNet backbone name.
+    model_kwargs : dict
+        Other FlexibleUNet arguments given at construction (saved in checkpoints).
     """
 
     def __init__(self, backbone: str = "resnet34", n_classes: int = 6, **kwargs) -> None:
@@ -69,6 +71,7 @@ class TopCUPNet(FlexibleUNet):
         )
         self.n_classes = n_classes
         self.backbone_name = backbone
+        self.model_kwargs = dict(kwargs)
 
     def forward(self, inputs: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
         """Logits of the four heads.

@@ -1,0 +1,99 @@
+"""asv benchmarks of TopCUP inference on CPU (random weights, two threads).
+
+One 92 × 160 × 160 tomogram (the ``small-kaggle-like`` size), the full-size
+resnet34 TopCUP network (70.7 M parameters, random weights), 96³ windows with
+overlap 0.21 (2 × 2 × 1 windows after padding z to 96). ``predict_heatmaps`` is
+timed without and with flip TTA; ``PlainMonai`` times MONAI
+``sliding_window_inference`` alone on the same model's half-resolution logits
+(fp32, no TTA, no upsampling or softmax) to show our path's overhead.
+Skipped when PyTorch or MONAI is not installed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SHAPE_ZYX = (92, 160, 160)
+THREADS = 2
+
+
+def _setup_model():
+    try:
+        import torch
+
+        from topcup_bench.pickers.topcup.model import build_model
+    except ImportError as error:  # asv skips a benchmark whose setup raises NotImplementedError
+        raise NotImplementedError(f"TopCUP benchmarks need torch and monai: {error}") from None
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+    model = build_model("resnet34", n_classes=6).eval()
+    volume = np.random.default_rng(0).normal(size=SHAPE_ZYX).astype(np.float32)
+    return model, volume
+
+
+class TopcupPredict:
+    """``predict_heatmaps`` on one 92 × 160 × 160 tomogram, resnet34, roi 96, overlap 0.21."""
+
+    params = [False, True]
+    param_names = ["tta_flips"]
+    timeout = 600
+    number = 1
+    repeat = 3
+    warmup_time = 0
+
+    def setup(self, tta_flips):
+        self.model, self.volume = _setup_model()
+
+    def time_predict_heatmaps(self, tta_flips):
+        from topcup_bench.pickers.topcup.infer import predict_heatmaps
+
+        predict_heatmaps(
+            self.model, self.volume, roi=96, overlap=0.21, tta_flips=tta_flips, device="cpu"
+        )
+
+
+class TopcupPlainMonai:
+    """MONAI ``sliding_window_inference`` alone on the same model and tomogram (fp32, no TTA)."""
+
+    timeout = 600
+    number = 1
+    repeat = 3
+    warmup_time = 0
+
+    def setup(self):
+        self.model, self.volume = _setup_model()
+
+    def time_sliding_window_inference(self):
+        import torch
+        from monai.inferers import sliding_window_inference
+
+        x = torch.from_numpy(self.volume).permute(2, 1, 0)[None, None].contiguous()
+        with torch.inference_mode():
+            sliding_window_inference(
+                x, (96, 96, 96), 2, lambda w: self.model(w)[-1], overlap=0.21, mode="constant"
+            )
+
+
+class TopcupExtractPicks:
+    """``extract_picks`` (max-pool NMS, six classes) on random 92 × 160 × 160 heatmaps."""
+
+    timeout = 120
+    number = 1
+    repeat = 5
+    warmup_time = 0
+
+    def setup(self):
+        try:
+            import torch
+        except ImportError as error:
+            raise NotImplementedError(str(error)) from None
+        torch.set_num_threads(THREADS)
+        rng = np.random.default_rng(0)
+        self.heat = rng.random((6, *SHAPE_ZYX), dtype=np.float32)
+        self.names = ["apo", "bamy", "bgal", "ribo", "thyro", "vlp"]
+        self.radii = [60.0, 65.0, 90.0, 150.0, 130.0, 135.0]
+
+    def time_extract_picks(self):
+        from topcup_bench.pickers.topcup.infer import extract_picks
+
+        extract_picks(self.heat, self.names, self.radii, 10.0, device="cpu")

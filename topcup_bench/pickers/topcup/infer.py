@@ -1,0 +1,272 @@
+"""Inference: sliding-window heatmaps with flip TTA and model averaging, then max-pool NMS.
+
+Pipeline (topcup.md §8.1, with the fixes of §12): z-score the whole tomogram,
+transpose (z, y, x) → network (X, Y, Z), MONAI ``sliding_window_inference`` with
+96³ windows and overlap 0.21 (interval 75) on the half-resolution logits of the
+last head (uniform averaging of logits), optional all-axes flip TTA, mean over
+models, trilinear upsampling to full size, softmax, background dropped, back to
+(z, y, x). Peaks: per class a max-pool of radius ``int(0.5 · R / voxel_size)``
+voxels at full resolution; picks are converted to Å through
+:func:`topcup_bench.datasets.units.voxel_peaks_to_picks`.
+
+The device is a parameter (CUDA when available by default, never hard-coded);
+every element of a batch is predicted (§12.5, §12.7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from monai.inferers import sliding_window_inference
+
+from topcup_bench.datasets.units import voxel_peaks_to_picks
+from topcup_bench.errors import InputError
+from topcup_bench.pickers.topcup.model import SIZE_MULTIPLE
+from topcup_bench.pickers.topcup.targets import network_to_zyx, zyx_to_network
+from topcup_bench.types import empty_picks_table
+
+__all__ = [
+    "default_device",
+    "predict_heatmaps",
+    "extract_picks",
+    "nms_radius_voxels",
+    "cube_max_filter",
+]
+
+
+def default_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _half_resolution_logits(model: torch.nn.Module, window: torch.Tensor) -> torch.Tensor:
+    return model(window)[-1]
+
+
+@torch.inference_mode()
+def predict_heatmaps(
+    models: torch.nn.Module | Sequence[torch.nn.Module],
+    volume_zyx: np.ndarray | torch.Tensor,
+    *,
+    roi: int = 96,
+    overlap: float = 0.21,
+    tta_flips: bool = True,
+    device: str | torch.device | None = None,
+    sw_batch_size: int = 2,
+    normalize: bool = True,
+) -> np.ndarray:
+    """Per-class probability maps of one tomogram or a batch of equally sized tomograms.
+
+    Parameters
+    ----------
+    models : TopCUPNet or sequence of TopCUPNet
+        Networks with the same classes; they are put in eval mode and moved to ``device``.
+    volume_zyx : array, shape (Z, Y, X) or (B, Z, Y, X)
+        Tomogram(s) indexed (z, y, x). Sizes below ``roi`` are zero-padded (after
+        normalisation) and the output is cropped back.
+    roi : int
+        Window edge in voxels, a multiple of 32.
+    overlap : float
+        Window overlap fraction in [0, 1); the interval is ``int(roi · (1 - overlap))``.
+    tta_flips : bool
+        Also predict the volume flipped along all three axes, flip back and average logits.
+    device : str or torch.device, optional
+        Default: CUDA when available, else CPU.
+    sw_batch_size : int
+        Windows per forward pass.
+    normalize : bool
+        z-score each tomogram with its own mean and population standard deviation.
+
+    Returns
+    -------
+    numpy.ndarray of float32, shape (n_classes, Z, Y, X) or (B, n_classes, Z, Y, X)
+        Softmax probabilities (over classes + background) of the particle classes,
+        in the input's (z, y, x) order; background dropped.
+
+    Raises
+    ------
+    InputError
+        No models, a bad volume shape, a window that is not a multiple of 32, a bad
+        overlap, or models with different class counts.
+    """
+    model_list = [models] if isinstance(models, torch.nn.Module) else list(models)
+    if not model_list:
+        raise InputError("predict_heatmaps", "at least one model is required")
+    if len({m.n_classes for m in model_list}) != 1:
+        raise InputError("predict_heatmaps", "all models must have the same number of classes")
+    if roi <= 0 or roi % SIZE_MULTIPLE:
+        raise InputError(
+            "predict_heatmaps", f"roi must be a multiple of {SIZE_MULTIPLE}, got {roi}"
+        )
+    if not 0 <= overlap < 1:
+        raise InputError("predict_heatmaps", f"overlap must lie in [0, 1), got {overlap}")
+    volume = torch.as_tensor(np.asarray(volume_zyx), dtype=torch.float32)
+    batched = volume.ndim == 4
+    if volume.ndim not in (3, 4) or min(volume.shape[-3:]) < 1:
+        raise InputError(
+            "predict_heatmaps", f"expected a (Z, Y, X) or (B, Z, Y, X) volume, found {volume.shape}"
+        )
+    device = default_device(device)
+    volume = volume.reshape(-1, 1, *volume.shape[-3:]).to(device)
+    if normalize:
+        mean = volume.mean(dim=(1, 2, 3, 4), keepdim=True)
+        std = volume.std(dim=(1, 2, 3, 4), keepdim=True, unbiased=False)
+        volume = (volume - mean) / std.clamp_min(1e-8)
+    net_in = zyx_to_network(volume).contiguous()  # (B, 1, X, Y, Z)
+    views = [(net_in, False)] + ([(net_in.flip(2, 3, 4), True)] if tta_flips else [])
+    total, count = None, 0
+    for model in model_list:
+        model.to(device).eval()
+        for view, flipped in views:
+            logits = sliding_window_inference(
+                view,
+                roi_size=(roi, roi, roi),
+                sw_batch_size=sw_batch_size,
+                predictor=lambda w, m=model: _half_resolution_logits(m, w),
+                overlap=overlap,
+                mode="constant",
+                padding_mode="constant",
+                cval=0.0,
+            )
+            logits = torch.as_tensor(logits)
+            if flipped:
+                logits = logits.flip(2, 3, 4)
+            total = logits if total is None else total + logits
+            count += 1
+    full = F.interpolate(
+        total / count, size=tuple(net_in.shape[2:]), mode="trilinear", align_corners=False
+    )
+    probabilities = torch.softmax(full, dim=1)[:, :-1]
+    out = network_to_zyx(probabilities).contiguous().cpu().numpy()
+    return out if batched else out[0]
+
+
+def cube_max_filter(heat: torch.Tensor, r: int) -> torch.Tensor:
+    """Maximum over the (2r+1)³ cube around every voxel, padding with -inf.
+
+    Equal to ``max_pool3d(heat, 2r + 1, stride=1, padding=r)``, computed as three
+    1-D max-pools (one per axis), which is an order of magnitude faster on CPU.
+
+    Parameters
+    ----------
+    heat : torch.Tensor, shape (B, C, D, H, W)
+    r : int
+        Half-width in voxels (>= 0).
+
+    Returns
+    -------
+    torch.Tensor, same shape as ``heat``
+    """
+    k = 2 * r + 1
+    out = F.max_pool3d(heat, (k, 1, 1), stride=1, padding=(r, 0, 0))
+    out = F.max_pool3d(out, (1, k, 1), stride=1, padding=(0, r, 0))
+    return F.max_pool3d(out, (1, 1, k), stride=1, padding=(0, 0, r))
+
+
+def nms_radius_voxels(radius_angstrom: float, voxel_size: float) -> int:
+    """Max-pool NMS radius ``int(0.5 · R / voxel_size)`` voxels, at least 1.
+
+    Examples
+    --------
+    >>> nms_radius_voxels(60.0, 10.0), nms_radius_voxels(60.0, 10.012), nms_radius_voxels(150, 10)
+    (3, 2, 7)
+    """
+    return max(1, int(0.5 * float(radius_angstrom) / float(voxel_size)))
+
+
+@torch.inference_mode()
+def extract_picks(
+    probabilities: np.ndarray | torch.Tensor,
+    class_names: Sequence[str],
+    radii_angstrom: Mapping[str, float] | Sequence[float],
+    voxel_size: float,
+    thresholds: Mapping[str, float] | None = None,
+    *,
+    run: str = "",
+    device: str | torch.device | None = None,
+) -> pd.DataFrame:
+    """Per-class peaks of probability maps by max-pool NMS, as a picks table in Å.
+
+    A voxel is a peak when it equals the maximum of the (2r+1)³ cube around it
+    (a max-pool, stride 1, padding r, with ``r = int(0.5 · R / voxel_size)``; see
+    :func:`cube_max_filter`)
+    and is > 0; with ``thresholds`` only peaks with ``score > thresholds[name]``
+    are kept (strict, as TopCUP).
+
+    Parameters
+    ----------
+    probabilities : array, shape (n_classes, Z, Y, X)
+        Output of :func:`predict_heatmaps`, channel ``i`` = ``class_names[i]``.
+    class_names : sequence of str
+        Class of each channel.
+    radii_angstrom : mapping of name to float, or sequence of float
+        Particle radius in Å per class (by name, or in channel order).
+    voxel_size : float
+        Å per voxel.
+    thresholds : mapping of name to float, optional
+        Per-class score thresholds by class name; classes not listed keep every peak.
+    run : str
+        Value of the ``experiment`` column.
+    device : str or torch.device, optional
+        Default: CUDA when available, else CPU.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``experiment, particle_type, x, y, z, score``; Å, x-y-z order.
+
+    Raises
+    ------
+    InputError
+        Shape and class count disagree, or a radius / threshold names an unknown class.
+    """
+    probs = torch.as_tensor(np.asarray(probabilities), dtype=torch.float32)
+    names = list(class_names)
+    if probs.ndim != 4 or probs.shape[0] != len(names):
+        raise InputError(
+            "extract_picks",
+            f"expected probabilities of shape ({len(names)}, Z, Y, X) for classes {names}, "
+            f"found {tuple(probs.shape)}",
+        )
+    radii = _by_name(radii_angstrom, names, "radii_angstrom")
+    limits = dict(thresholds or {})
+    unknown = sorted(set(limits) - set(names))
+    if unknown:
+        raise InputError("extract_picks", f"thresholds for unknown classes {unknown}; {names}")
+    probs = probs.to(default_device(device))
+    tables = []
+    for channel, name in enumerate(names):
+        heat = probs[channel][None, None]
+        r = nms_radius_voxels(radii[name], voxel_size)
+        pooled = cube_max_filter(heat, r)
+        keep = (heat == pooled) & (heat > limits.get(name, 0.0)) & (heat > 0)
+        indices = keep[0, 0].nonzero().cpu().numpy()
+        scores = heat[0, 0][keep[0, 0]].cpu().numpy()
+        order = np.argsort(-scores, kind="stable")
+        if len(order):
+            tables.append(
+                voxel_peaks_to_picks(run, name, indices[order], scores[order], voxel_size)
+            )
+    if not tables:
+        return empty_picks_table()
+    return pd.concat(tables, ignore_index=True)
+
+
+def _by_name(values, names: list[str], label: str) -> dict[str, float]:
+    if isinstance(values, Mapping):
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise InputError("extract_picks", f"{label} lacks classes {missing}")
+        return {n: float(values[n]) for n in names}
+    values = list(values)
+    if len(values) != len(names):
+        raise InputError(
+            "extract_picks", f"{label} has {len(values)} values for {len(names)} classes"
+        )
+    return dict(zip(names, map(float, values), strict=True))

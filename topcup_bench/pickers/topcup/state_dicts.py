@@ -1,0 +1,125 @@
+"""State-dict plumbing shared by the checkpoint loaders: prefixes, strict loading, reading."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from topcup_bench.errors import InputError
+from topcup_bench.pickers.topcup.model import TopCUPNet, build_model
+
+__all__ = [
+    "LoadedCheckpoint",
+    "load_state_dict_checked",
+    "model_from_state_dict",
+    "strip_prefix",
+    "torch_load",
+]
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A model with the metadata it was saved with.
+
+    Attributes
+    ----------
+    model : TopCUPNet
+        In eval mode, on the requested device.
+    metadata : dict
+        Plain Python metadata (see the module docstring); for official files only
+        ``classes``, ``backbone``, ``n_classes``, ``source_format`` and what the file holds.
+    ema_model : TopCUPNet or None
+        The EMA weights when the checkpoint has them.
+    """
+
+    model: TopCUPNet
+    metadata: dict[str, Any]
+    ema_model: TopCUPNet | None = None
+
+
+def load_state_dict_checked(
+    model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str
+) -> None:
+    """Load ``state_dict`` strictly, reporting the first mismatch as an :class:`InputError`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    state_dict : mapping of str to torch.Tensor
+        Bare key names (prefix already stripped).
+    source : str
+        File name for the error message.
+    """
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    if missing or unexpected:
+        raise InputError(
+            source,
+            f"weights do not fit the architecture: {len(missing)} missing key(s) "
+            f"(first {missing[:3]}), {len(unexpected)} unexpected (first {unexpected[:3]}); "
+            "check the backbone",
+        )
+    for key, value in state_dict.items():
+        if tuple(value.shape) != tuple(expected[key].shape):
+            raise InputError(
+                source,
+                f"key {key!r}: shape {tuple(value.shape)} in the file, "
+                f"{tuple(expected[key].shape)} expected by the model; check the class count "
+                "and the backbone",
+            )
+    model.load_state_dict(state_dict, strict=True)
+
+
+def model_from_state_dict(
+    state_dict: Mapping[str, torch.Tensor], metadata: Mapping[str, Any], source: str, device
+) -> TopCUPNet:
+    """Build the network described by ``metadata`` (backbone, n_classes), load, eval mode."""
+    kwargs = dict(metadata.get("model_kwargs") or {})
+    model = build_model(metadata["backbone"], n_classes=int(metadata["n_classes"]), **kwargs)
+    load_state_dict_checked(model, state_dict, source)
+    return model.to(device).eval()
+
+
+def torch_load(path: str | os.PathLike[str], *, weights_only: bool) -> Any:
+    """``torch.load`` to CPU; read failures become :class:`InputError` naming the file."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except FileNotFoundError:
+        raise InputError(str(path), "checkpoint file not found") from None
+    except Exception as error:  # pickle / zip errors of every kind
+        raise InputError(str(path), f"cannot read checkpoint: {error}") from error
+
+
+def strip_prefix(
+    weights: Mapping[str, torch.Tensor], prefix: str, source: str
+) -> dict[str, torch.Tensor]:
+    """Remove ``prefix`` (``"model."`` or ``"backbone."``) from every key.
+
+    Parameters
+    ----------
+    weights : mapping of str to torch.Tensor
+    prefix : str
+    source : str
+        File name for the error message.
+
+    Returns
+    -------
+    dict of str to torch.Tensor
+        Bare FlexibleUNet key names (``encoder.*``, ``decoder.*``, ``segmentation_heads.*``).
+
+    Raises
+    ------
+    InputError
+        A key without the prefix.
+    """
+    out = {}
+    for key, value in weights.items():
+        if not key.startswith(prefix):
+            raise InputError(source, f"key {key!r} lacks the expected prefix {prefix!r}")
+        out[key[len(prefix) :]] = value
+    return out
