@@ -96,6 +96,11 @@ def test_leaderboard_frame_of_a_hand_made_results_file():
     assert frame["rank"].tolist() == [1, 2, 3]
     assert list(frame.columns[6:8]) == ["apo-ferritin (w0)", "ribosome"]  # ordered by size
     assert frame.loc[0, "ribosome"] == 0.9 and frame.loc[2, "status"] == "failed: boom"
+    assert frame["flags"].tolist() == ["", "", ""]  # [0.4, 0.6] and [0.8, 1.0] do not overlap
+    results["results"][2]["score_interval"]["low"] = 0.55
+    results["results"][2]["rule_differences"] = 2
+    flags = leaderboard_frame(results)["flags"].tolist()
+    assert flags[0] == "one-to-one differs in 2 group(s)" and flags[1] == "tied with c"
 
 
 def test_report_rejects_unknown_formats(results_path, tmp_path):

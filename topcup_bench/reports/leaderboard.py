@@ -13,7 +13,12 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
-__all__ = ["leaderboard_frame", "render_leaderboard_markdown", "render_leaderboard_rich"]
+__all__ = [
+    "class_columns",
+    "leaderboard_frame",
+    "render_leaderboard_markdown",
+    "render_leaderboard_rich",
+]
 
 
 def leaderboard_frame(results: dict[str, Any]) -> pd.DataFrame:
@@ -39,17 +44,39 @@ def leaderboard_frame(results: dict[str, Any]) -> pd.DataFrame:
         row["s_per_tomogram"] = timings.get("pick_s_per_tomogram")
         row["fit_s"] = timings.get("fit_s")
         row["status"] = entry["status"] if ok else f"failed: {entry.get('error')}"
+        row["rule_differences"] = entry.get("rule_differences", 0) if ok else 0
         rows.append(row)
     frame = pd.DataFrame(rows)
     frame["_failed"] = frame["score"].isna()
     frame = frame.sort_values(["_failed", "score"], ascending=[True, False], kind="stable")
     frame = frame.drop(columns="_failed").reset_index(drop=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
-    return frame
+    frame["flags"] = _flags(frame)
+    return frame.drop(columns="rule_differences")
+
+
+def _flags(frame: pd.DataFrame) -> list[str]:
+    """Ties (95 % interval overlapping the next better picker's) and one-to-one differences."""
+    flags = []
+    for i, row in frame.iterrows():
+        marks = []
+        if i > 0 and pd.notna(row["score"]) and pd.notna(frame.loc[i - 1, "ci_low"]):
+            above = frame.loc[i - 1]
+            if row["ci_high"] >= above["ci_low"]:
+                marks.append(f"tied with {above['picker']}")
+        if row["rule_differences"]:
+            marks.append(f"one-to-one differs in {int(row['rule_differences'])} group(s)")
+        flags.append("; ".join(marks))
+    return flags
+
+
+def class_columns(frame: pd.DataFrame) -> list[str]:
+    """The per-class F-beta columns of a leaderboard frame, in display order (by size)."""
+    return [c for c in frame.columns if c not in _FIXED]
 
 
 def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    classes = [c for c in frame.columns if c not in _FIXED]
+    classes = class_columns(frame)
     header = [
         "rank",
         "picker",
@@ -59,6 +86,7 @@ def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         "s / tomogram",
         "fit s",
         "status",
+        "flags",
     ]
     rows = []
     for _, row in frame.iterrows():
@@ -77,12 +105,14 @@ def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
                 _number(row["s_per_tomogram"], ".2f"),
                 _number(row["fit_s"], ".1f"),
                 row["status"],
+                row["flags"],
             ]
         )
     return header, rows
 
 
 _FIXED = {
+    "flags",
     "rank",
     "picker",
     "score",

@@ -13,21 +13,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from topcup_bench.reports.leaderboard import class_columns  # noqa: E402
+
 __all__ = ["fbeta_bars", "save_figure", "figure_data_uri"]
 
 #: Okabe–Ito palette.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-_NOT_CLASSES = {
-    "rank",
-    "picker",
-    "score",
-    "ci_low",
-    "ci_high",
-    "score_best",
-    "s_per_tomogram",
-    "fit_s",
-    "status",
-}
 
 
 def fbeta_bars(frame: pd.DataFrame, title: str) -> plt.Figure:
@@ -36,7 +27,7 @@ def fbeta_bars(frame: pd.DataFrame, title: str) -> plt.Figure:
     Classes are in the frame's order (by size); failed pickers are left out.
     """
     ok = frame.loc[frame["score"].notna()]
-    groups = ["score", *[c for c in frame.columns if c not in _NOT_CLASSES]]
+    groups = ["score", *class_columns(frame)]
     x = np.arange(len(groups))
     width = 0.8 / max(len(ok), 1)
     figure, axes = plt.subplots(figsize=(max(6.0, 1.3 * len(groups)), 4.0), layout="constrained")
