@@ -104,3 +104,22 @@ def test_invalid_override_names_field(field, value):
 def test_unknown_override_suggests():
     with pytest.raises(InputError, match="Did you mean 'noise_sigma'"):
         resolve_preset("tiny").replace(noise_sigm=1.0)
+
+
+def test_class_contrast_scales_only_that_class_and_is_validated():
+    import numpy as np
+
+    from topcup_bench.datasets.phantom import generate_run
+    from topcup_bench.errors import InputError
+
+    base = resolve_preset("tiny").replace(noise_sigma=0.0, class_contrast={})
+    brighter = base.replace(class_contrast={"ribosome": 2.0})
+    assert brighter.to_dict()["class_contrast"] == {"ribosome": 2.0}
+    a = generate_run(base, 3).volumes["denoised"]
+    b = generate_run(brighter, 3).volumes["denoised"]
+    assert not np.array_equal(a, b)
+    assert generate_run(base, 3).picks.equals(generate_run(brighter, 3).picks)
+    with pytest.raises(InputError, match="class_contrast.*ribosom"):
+        base.replace(class_contrast={"ribosom": 2.0})
+    with pytest.raises(InputError, match="class_contrast.*> 0"):
+        base.replace(class_contrast={"ribosome": 0.0})

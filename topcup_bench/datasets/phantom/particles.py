@@ -137,6 +137,7 @@ def render_instance(
     rng: np.random.Generator | None = None,
     lumpiness: float = 0.0,
     lumpiness_sigma: float = 1.5,
+    contrast: float = 1.0,
 ) -> None:
     """Add one (optionally lumpy) particle instance to ``volume`` in place.
 
@@ -161,6 +162,8 @@ def render_instance(
         rotated and stretched) shape.
     lumpiness_sigma : float
         Correlation length of the lumpiness noise in voxels.
+    contrast : float
+        Density multiplier of this instance.
     """
     centre = np.asarray(centre_zyx, dtype=np.float64)
     middle = np.floor(centre + 0.5).astype(int)
@@ -172,5 +175,7 @@ def render_instance(
             raise ValueError("render_instance: lumpiness needs an rng")  # programming error
         noise = smooth_noise(rng, box.shape, lumpiness_sigma)
         box *= np.maximum(np.float32(1.0) + np.float32(lumpiness) * noise, np.float32(0.0))
+    if contrast != 1.0:
+        box *= np.float32(contrast)
     corner = tuple(int(m) - half for m in middle)
     add_box(volume, corner, box)  # type: ignore[arg-type]

@@ -115,6 +115,7 @@ def normalise_and_validate(preset: PhantomPreset) -> None:
         fail("flavours", f"a non-empty subset of {list(FLAVOURS)} without repeats")
     put("flavours", flavours)
     put("counts", _counts(preset.counts, source))
+    put("class_contrast", _class_contrast(preset.class_contrast, source))
 
 
 def _pair(value: Any) -> tuple[float, float] | None:
@@ -150,3 +151,25 @@ def _counts(value: Any, source: str) -> tuple[tuple[str, int], ...]:
     if not given:
         raise InputError(source, "field 'counts' must name at least one class")
     return tuple((c, int(given[c])) for c in COMPETITION_CLASSES.names if c in given)
+
+
+def _class_contrast(value: Any, source: str) -> tuple[tuple[str, float], ...]:
+    items = value.items() if isinstance(value, Mapping) else value
+    try:
+        given = {str(k): v for k, v in items}
+    except (TypeError, ValueError):
+        raise InputError(
+            source, f"field 'class_contrast' must map class names to factors, got {value!r}"
+        ) from None
+    for name, factor in given.items():
+        if name not in COMPETITION_CLASSES:
+            raise InputError(
+                source,
+                f"field 'class_contrast' has unknown class {name!r}."
+                f"{did_you_mean(name, COMPETITION_CLASSES.names)}",
+            )
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not factor > 0:
+            raise InputError(
+                source, f"field 'class_contrast' must hold numbers > 0, got {factor!r} for {name!r}"
+            )
+    return tuple((c, float(given[c])) for c in COMPETITION_CLASSES.names if c in given)

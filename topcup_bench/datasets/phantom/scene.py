@@ -87,6 +87,7 @@ def build_scene(preset: PhantomPreset, streams: dict[str, np.random.Generator]) 
 def build_density(preset: PhantomPreset, geometry: Scene, rng: np.random.Generator) -> np.ndarray:
     """Protein-positive density (float32, z, y, x) of particles, crowders and vesicles."""
     density = np.zeros(preset.shape_zyx, dtype=np.float32)
+    contrast = dict(preset.class_contrast)
     for name, centre, rot, scale, radius in zip(
         geometry.class_names,
         geometry.centres_zyx,
@@ -105,6 +106,7 @@ def build_density(preset: PhantomPreset, geometry: Scene, rng: np.random.Generat
             rng=rng,
             lumpiness=preset.lumpiness,
             lumpiness_sigma=preset.lumpiness_sigma_voxels,
+            contrast=contrast.get(name, 1.0),
         )
     render_crowders(
         density,
