@@ -11,10 +11,31 @@ from topcup_bench.metrics import (
     score_picks,
     threshold_sweep,
 )
-from topcup_bench.types import COMPETITION_CLASSES, ClassCatalogue, ParticleClass
+from topcup_bench.types import COMPETITION_CLASSES, ClassCatalogue, ParticleClass, Tomogram
+
+
+def __getattr__(name: str):
+    """Lazy access to the heavier entry points (datasets, pickers, workflow)."""
+    lazy = {
+        "open_dataset": "topcup_bench.datasets.catalog",
+        "create_picker": "topcup_bench.pickers",
+        "run_benchmark": "topcup_bench.workflow",
+        "BenchmarkConfig": "topcup_bench.benchmark_config",
+    }
+    if name in lazy:
+        import importlib
+
+        return getattr(importlib.import_module(lazy[name]), name)
+    raise AttributeError(f"module 'topcup_bench' has no attribute {name!r}")
+
 
 __all__ = [
+    "BenchmarkConfig",
     "COMPETITION_CLASSES",
+    "Tomogram",
+    "create_picker",
+    "open_dataset",
+    "run_benchmark",
     "ClassCatalogue",
     "InputError",
     "ParticleClass",
