@@ -5,6 +5,7 @@
 output folder::
 
     results.json        versioned results with provenance (topcup_bench.results)
+    truth.csv           the ground truth of the scored runs (for the report's figures)
     leaderboard.md      the leaderboard
     picks/<picker>.csv  every picker's picks (Kaggle CSV with a score column)
 """
@@ -110,7 +111,7 @@ def run_benchmark(
             "wall_s": time.perf_counter() - started,
         },
     )
-    _write_outputs(config, results, outcomes, dataset)
+    _write_outputs(config, results, outcomes, dataset, truth)
     frame = leaderboard_frame(results)
     title = f"{config.dataset}: {config.split} split ({len(runs)} runs)"
     lines = [
@@ -209,9 +210,10 @@ def _check_output_folder(out: Path, dataset: Dataset, overwrite: bool) -> None:
         )
 
 
-def _write_outputs(config: BenchmarkConfig, results, outcomes, dataset: Dataset) -> None:
+def _write_outputs(config: BenchmarkConfig, results, outcomes, dataset: Dataset, truth) -> None:
     out = config.out
     (out / "picks").mkdir(parents=True, exist_ok=True)
+    write_kaggle_csv(truth, out / "truth.csv", overwrite=True)
     for outcome in outcomes:
         if outcome.status == "ok":
             write_kaggle_csv(

@@ -50,10 +50,13 @@ def test_report_formats_parse(results_path, tmp_path, capsys):
     assert tex.count("\\toprule") == 2 and "\\_" in tex
     parser = _Collector()
     parser.feed((out / "report.html").read_text())
-    assert parser.tags.count("table") == 2 and len(parser.images) == 2
+    assert parser.tags.count("table") == 2
     assert all(src.startswith("data:image/png;base64,") for src in parser.images)
     assert "http" not in (out / "report.html").read_text()
     assert (out / "figures" / "fbeta_0.svg").is_file()
+    for kind in ("pr", "threshold", "distances", "multipliers", "speed"):
+        assert (out / "figures" / f"d0_{kind}.png").is_file(), kind
+    assert len(parser.images) == 2 * 6
     assert "| 1 | oracle |" in (out / "report.md").read_text()
 
 
@@ -106,3 +109,17 @@ def test_leaderboard_frame_of_a_hand_made_results_file():
 def test_report_rejects_unknown_formats(results_path, tmp_path):
     assert main(["report", str(results_path), "--format", "pdf", "--out", str(tmp_path)]) == 2
     assert read_results(results_path)["schema_version"] == 1
+
+
+def test_report_says_what_is_missing(results_path, tmp_path):
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(results_path.parent, folder)
+    (folder / "truth.csv").unlink()
+    (folder / "picks" / "random.csv").unlink()
+    out = tmp_path / "report"
+    assert main(["report", str(folder / "results.json"), "--out", str(out)]) == 0
+    text = (out / "report.md").read_text()
+    assert "## Missing data" in text and "truth.csv is missing" in text
+    assert "Missing data" in (out / "report.html").read_text()

@@ -69,7 +69,10 @@ def to_latex(frame: pd.DataFrame, caption: str, label: str = "tab:leaderboard") 
 
 
 def to_html(
-    sections: list[tuple[str, pd.DataFrame, str]], title: str, figures: dict[str, str] | None = None
+    sections: list[tuple[str, pd.DataFrame, str]],
+    title: str,
+    figures: dict[str, str] | None = None,
+    notes: list[str] | None = None,
 ) -> str:
     """A self-contained HTML page: one sortable table per section, figures embedded.
 
@@ -79,6 +82,8 @@ def to_html(
     title : str
     figures : dict of str to str, optional
         Caption → ``data:image/png;base64,...`` URI (no network assets).
+    notes : list of str, optional
+        What could not be shown and why (listed under "Missing data").
     """
     parts = [
         "<!DOCTYPE html>",
@@ -96,6 +101,10 @@ def to_html(
             f'<figure><img alt="{html.escape(caption)}" src="{uri}">'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
+    if notes:
+        parts.append("<h2>Missing data</h2><ul>")
+        parts += [f"<li>{html.escape(note)}</li>" for note in notes]
+        parts.append("</ul>")
     parts.append(f"<script>{_SORT_JS}</script></body></html>")
     return "\n".join(parts) + "\n"
 

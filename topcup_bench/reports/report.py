@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from topcup_bench.datasets.atomic import atomic_output
+from topcup_bench.reports.diagnostics import diagnostic_figures
 from topcup_bench.reports.leaderboard import leaderboard_frame, render_leaderboard_markdown
 from topcup_bench.reports.plots import fbeta_bars, figure_data_uri, save_figure
 from topcup_bench.reports.render import to_csv, to_html, to_json, to_latex
@@ -30,7 +31,7 @@ def write_report(
     documents = [(os.fspath(p), read_results(p)) for p in results_paths]
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
-    sections, frames, figures, written = [], [], {}, []
+    sections, frames, figures, written, notes = [], [], {}, [], []
     for index, (path, results) in enumerate(documents):
         frame = leaderboard_frame(results)
         dataset = results["dataset"]
@@ -46,11 +47,21 @@ def write_report(
         figures[f"Figure {index + 1}: per-class F-beta, {heading}"] = figure_data_uri(
             stem.with_suffix(".png")
         )
+        extra, missing = diagnostic_figures(
+            results, Path(path).parent, out / "figures" / f"d{index}"
+        )
+        for caption, png in extra.items():
+            figures[f"Figure {index + 1}: {caption}, {heading}"] = figure_data_uri(png)
+            written += [png, png.with_suffix(".svg")]
+        notes += [f"{heading}: {m}" for m in missing]
     combined = pd.concat(frames, ignore_index=True)
     outputs = {
-        "md": lambda: "\n".join(render_leaderboard_markdown(f, r) for _, f, _, r in sections),
+        "md": lambda: (
+            "\n".join(render_leaderboard_markdown(f, r) for _, f, _, r in sections)
+            + _markdown_figures(figures, out, notes)
+        ),
         "html": lambda: to_html(
-            [(h, f, c) for h, f, c, _ in sections], "topcup-bench report", figures
+            [(h, f, c) for h, f, c, _ in sections], "topcup-bench report", figures, notes
         ),
         "csv": lambda: to_csv(combined),
         "json": lambda: to_json(combined),
@@ -72,3 +83,12 @@ def write_report(
             temporary.write_text(outputs[fmt](), encoding="utf-8")
         written.append(path)
     return written
+
+
+def _markdown_figures(figures: dict[str, str], out: Path, notes: list[str]) -> str:
+    lines = ["", "## Figures", ""]
+    for caption in figures:
+        lines.append(f"- {caption} (figures/, PNG and SVG; embedded in report.html)")
+    if notes:
+        lines += ["", "## Missing data", ""] + [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n"

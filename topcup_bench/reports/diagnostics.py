@@ -1,0 +1,191 @@
+"""Diagnostic figures from the picks and ground truth saved next to a results file.
+
+``topcup-bench run`` writes ``truth.csv`` and ``picks/<picker>.csv`` beside
+``results.json``; from them this module draws, per results file:
+
+* precision–recall curves and F-beta against the threshold per class, with
+  each picker's own operating point marked;
+* histograms of matched distances as a fraction of the particle radius;
+* F-beta against the distance multiplier (0.25, 0.5, 0.8, 1.0 × R);
+* score against seconds per tomogram (from ``results.json`` alone).
+
+When the CSV files are missing the figures that need them are skipped and
+:func:`diagnostic_figures` says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from topcup_bench.datasets import read_picks_csv
+from topcup_bench.metrics import fbeta_at_multipliers, matched_distances, threshold_sweep
+from topcup_bench.reports.plots import PALETTE, save_figure
+from topcup_bench.types import ClassCatalogue, ParticleClass
+
+__all__ = ["diagnostic_figures"]
+
+
+def diagnostic_figures(
+    results: dict[str, Any], folder: Path, out_stem: Path
+) -> tuple[dict[str, Path], list[str]]:
+    """Draw the diagnostic figures of one results document.
+
+    Parameters
+    ----------
+    results : dict
+        The results document.
+    folder : pathlib.Path
+        Folder of ``results.json`` (holding ``truth.csv`` and ``picks/``).
+    out_stem : pathlib.Path
+        Prefix of the figure files (``<stem>_pr.png`` ...).
+
+    Returns
+    -------
+    figures : dict of str to pathlib.Path
+        Caption → PNG path (an SVG is written beside each).
+    missing : list of str
+        What could not be drawn and why.
+    """
+    figures: dict[str, Path] = {}
+    missing: list[str] = []
+    ok = [e for e in results["results"] if e["status"] == "ok"]
+    figures["Score against seconds per tomogram"] = _speed(
+        ok, out_stem.with_name(out_stem.name + "_speed")
+    )
+    truth_path = folder / "truth.csv"
+    if not truth_path.is_file():
+        missing.append(
+            f"{truth_path} is missing: no precision-recall, distance or multiplier figures"
+        )
+        return figures, missing
+    truth = read_picks_csv(truth_path)
+    classes = ClassCatalogue(
+        tuple(
+            ParticleClass(n, c["radius_angstrom"], c["weight"])
+            for n, c in results["dataset"]["classes"].items()
+        )
+    )
+    picks = {}
+    for entry in ok:
+        path = folder / "picks" / f"{entry['picker']}.csv"
+        if path.is_file():
+            picks[entry["picker"]] = (read_picks_csv(path), entry)
+        else:
+            missing.append(f"{path} is missing: {entry['picker']} left out of the figures")
+    if not picks:
+        return figures, missing
+    stem = out_stem.name
+    figures["Precision-recall curves per class (dot: own operating point)"] = _curves(
+        truth, picks, classes, out_stem.with_name(stem + "_pr"), "pr"
+    )
+    figures["F-beta against the threshold per class (dot: own operating point)"] = _curves(
+        truth, picks, classes, out_stem.with_name(stem + "_threshold"), "threshold"
+    )
+    figures["Matched distances (fraction of the particle radius)"] = _distances(
+        truth, picks, classes, out_stem.with_name(stem + "_distances")
+    )
+    figures["Weighted score against the match radius"] = _multipliers(
+        truth, picks, classes, out_stem.with_name(stem + "_multipliers")
+    )
+    return figures, missing
+
+
+def _grid(n: int) -> tuple[plt.Figure, np.ndarray]:
+    columns = min(3, n)
+    rows = int(np.ceil(n / columns))
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(4.2 * columns, 3.4 * rows), layout="constrained", squeeze=False
+    )
+    for extra in axes.ravel()[n:]:
+        extra.set_visible(False)
+    return figure, axes.ravel()
+
+
+def _curves(truth, picks, classes, stem: Path, kind: str) -> Path:
+    names = [c.name for c in classes.by_size() if c.name in set(truth["particle_type"])]
+    figure, axes = _grid(len(names))
+    for colour, (picker, (table, entry)) in zip(PALETTE, picks.items(), strict=False):
+        curves = threshold_sweep(truth, table, classes=classes)
+        own = entry.get("thresholds") or {}
+        for ax, name in zip(axes, names, strict=False):
+            curve = curves[name]
+            point = curve.at(own.get(name, float("-inf")))
+            if kind == "pr":
+                kept = curve.n_kept > 0  # "nothing kept" has no precision
+                ax.plot(
+                    curve.recall[kept], curve.precision[kept], color=colour, label=picker, lw=1.2
+                )
+                ax.plot(point["recall"], point["precision"], "o", color=colour, ms=4)
+                ax.set_xlabel("recall")
+                ax.set_ylabel("precision")
+            else:
+                ax.step(curve.thresholds, curve.fbeta, where="post", color=colour, label=picker)
+                ax.plot(own.get(name, curve.thresholds[0]), point["fbeta"], "o", color=colour, ms=4)
+                ax.set_xlabel("threshold (keep score >)")
+                ax.set_ylabel("F-beta")
+            ax.set_title(name, fontsize=9)
+    axes[0].legend(fontsize=7)
+    return save_figure(figure, stem)[0]
+
+
+def _distances(truth, picks, classes, stem: Path) -> Path:
+    figure, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
+    bins = np.linspace(0, 1, 21)
+    for colour, (picker, (table, _)) in zip(PALETTE, picks.items(), strict=False):
+        distances = matched_distances(truth, table, classes=classes, distance_multiplier=1.0)
+        ax.hist(
+            distances["fraction_of_radius"],
+            bins=bins,
+            histtype="step",
+            color=colour,
+            label=f"{picker} (n={len(distances)})",
+        )
+    ax.axvline(0.5, color="grey", ls="--", lw=1)
+    ax.set_xlabel("distance to the nearest pick / particle radius R (0.5: competition radius)")
+    ax.set_ylabel("ground-truth points")
+    ax.legend(fontsize=7)
+    return save_figure(figure, stem)[0]
+
+
+def _multipliers(truth, picks, classes, stem: Path) -> Path:
+    figure, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
+    for colour, (picker, (table, entry)) in zip(PALETTE, picks.items(), strict=False):
+        own = dict(entry.get("thresholds") or {})
+        kept = (
+            table
+            if not own
+            else table.loc[table["score"] > table["particle_type"].map(own).fillna(-np.inf)]
+        )
+        frame = fbeta_at_multipliers(truth, kept, classes=classes)
+        ax.plot(frame.index, frame["score"], "o-", color=colour, label=picker)
+    ax.set_xlabel("match radius (fraction of the particle radius R)")
+    ax.set_ylabel("weighted F-beta at own thresholds")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7)
+    return save_figure(figure, stem)[0]
+
+
+def _speed(entries: list[dict[str, Any]], stem: Path) -> Path:
+    figure, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
+    for colour, entry in zip(PALETTE, entries, strict=False):
+        seconds = entry["timings"].get("pick_s_per_tomogram") or 0.0
+        interval = entry["score_interval"]
+        ax.errorbar(
+            [max(seconds, 1e-3)],
+            [entry["score"]],
+            yerr=[[entry["score"] - interval["low"]], [interval["high"] - entry["score"]]],
+            fmt="o",
+            color=colour,
+            label=entry["picker"],
+            capsize=2,
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per tomogram (pick, median; log scale)")
+    ax.set_ylabel("weighted F-beta (95% CI)")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=7)
+    return save_figure(figure, stem)[0]
