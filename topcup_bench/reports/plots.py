@@ -13,12 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from topcup_bench.palette import PALETTE  # noqa: E402
 from topcup_bench.reports.leaderboard import class_columns  # noqa: E402
 
-__all__ = ["fbeta_bars", "save_figure", "figure_data_uri"]
-
-#: Okabe–Ito palette.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+__all__ = ["fbeta_bars", "save_figure", "figure_data_uri", "PALETTE"]
 
 
 def fbeta_bars(frame: pd.DataFrame, title: str) -> plt.Figure:

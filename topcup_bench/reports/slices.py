@@ -22,20 +22,10 @@ from matplotlib.patches import Circle  # noqa: E402
 
 from topcup_bench.datasets.atomic import atomic_output  # noqa: E402
 from topcup_bench.datasets.units import angstrom_to_voxels  # noqa: E402
+from topcup_bench.palette import class_colour  # noqa: E402
 from topcup_bench.types import COMPETITION_CLASSES, ClassCatalogue, Tomogram  # noqa: E402
 
-__all__ = ["save_slice_figure", "CLASS_COLOURS"]
-
-#: Okabe–Ito colour-blind-safe colours per class.
-CLASS_COLOURS: dict[str, str] = {
-    "apo-ferritin": "#E69F00",
-    "beta-amylase": "#56B4E9",
-    "beta-galactosidase": "#009E73",
-    "ribosome": "#F0E442",
-    "thyroglobulin": "#0072B2",
-    "virus-like-particle": "#D55E00",
-}
-_FALLBACK = "#CC79A7"
+__all__ = ["save_slice_figure"]
 
 
 def save_slice_figure(
@@ -135,4 +125,4 @@ def _draw_picks(ax, picks, catalogue, v, vertical, across, index) -> None:
 
 
 def _colour(name: str) -> str:
-    return CLASS_COLOURS.get(name, _FALLBACK)
+    return class_colour(name)

@@ -35,6 +35,7 @@ from topcup_bench.datasets.dataset import MANIFEST_NAME
 from topcup_bench.datasets.phantom.generator import generate_run, run_seed
 from topcup_bench.datasets.phantom.presets import PhantomPreset
 from topcup_bench.errors import InputError, OutputExistsError
+from topcup_bench.palette import class_colour, rgba
 from topcup_bench.types import COMPETITION_CLASSES
 
 __all__ = [
@@ -50,15 +51,6 @@ CONFIG_NAME = "copick_config.json"
 TRUTH_USER = "curation"
 TRUTH_SESSION = "0"
 
-# Okabe-Ito colours (colour-blind safe), RGBA 0-255, one per competition class.
-_COLOURS = {
-    "apo-ferritin": [230, 159, 0, 255],
-    "beta-amylase": [86, 180, 233, 255],
-    "beta-galactosidase": [0, 158, 115, 255],
-    "ribosome": [240, 228, 66, 255],
-    "thyroglobulin": [0, 114, 178, 255],
-    "virus-like-particle": [213, 94, 0, 255],
-}
 _PDB = {
     "apo-ferritin": "4V1W",
     "beta-amylase": "1FA2",
@@ -239,7 +231,7 @@ def _write_config(folder: Path, *, overlay: Path, name: str) -> Path:
             "name": c.name,
             "is_particle": True,
             "label": c.label,
-            "color": _COLOURS.get(c.name, [128, 128, 128, 255]),
+            "color": rgba(class_colour(c.name)),
             "radius": c.radius_angstrom,
             "pdb_id": _PDB.get(c.name),
             "map_threshold": None,
