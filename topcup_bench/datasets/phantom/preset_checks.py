@@ -129,47 +129,44 @@ def _pair(value: Any) -> tuple[float, float] | None:
 
 
 def _counts(value: Any, source: str) -> tuple[tuple[str, int], ...]:
-    items = value.items() if isinstance(value, Mapping) else value
-    try:
-        given = {str(k): v for k, v in items}
-    except (TypeError, ValueError):
-        raise InputError(
-            source, f"field 'counts' must map class names to counts, got {value!r}"
-        ) from None
-    for name, n in given.items():
-        if name not in COMPETITION_CLASSES:
-            raise InputError(
-                source,
-                f"field 'counts' has unknown class {name!r}."
-                f"{did_you_mean(name, COMPETITION_CLASSES.names)} "
-                f"Known: {list(COMPETITION_CLASSES.names)}",
-            )
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-            raise InputError(
-                source, f"field 'counts' must hold integers ≥ 0, got {n!r} for {name!r}"
-            )
+    given = _class_mapping(
+        value, "counts", "integers ≥ 0", source,
+        lambda n: not isinstance(n, bool) and isinstance(n, numbers.Integral) and n >= 0,
+    )  # fmt: skip
     if not given:
         raise InputError(source, "field 'counts' must name at least one class")
-    return tuple((c, int(given[c])) for c in COMPETITION_CLASSES.names if c in given)
+    return tuple((c, int(n)) for c, n in given)
 
 
 def _class_contrast(value: Any, source: str) -> tuple[tuple[str, float], ...]:
+    given = _class_mapping(
+        value, "class_contrast", "numbers > 0", source,
+        lambda f: not isinstance(f, bool) and isinstance(f, numbers.Real) and f > 0,
+    )  # fmt: skip
+    return tuple((c, float(f)) for c, f in given)
+
+
+def _class_mapping(
+    value: Any, field: str, expected: str, source: str, valid: Any
+) -> list[tuple[str, Any]]:
+    """Check a {class name: value} field; return its items in catalogue order."""
     items = value.items() if isinstance(value, Mapping) else value
     try:
         given = {str(k): v for k, v in items}
     except (TypeError, ValueError):
         raise InputError(
-            source, f"field 'class_contrast' must map class names to factors, got {value!r}"
+            source, f"field {field!r} must map class names to {expected}, got {value!r}"
         ) from None
-    for name, factor in given.items():
+    for name, item in given.items():
         if name not in COMPETITION_CLASSES:
             raise InputError(
                 source,
-                f"field 'class_contrast' has unknown class {name!r}."
-                f"{did_you_mean(name, COMPETITION_CLASSES.names)}",
+                f"field {field!r} has unknown class {name!r}."
+                f"{did_you_mean(name, COMPETITION_CLASSES.names)} "
+                f"Known: {list(COMPETITION_CLASSES.names)}",
             )
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not factor > 0:
+        if not valid(item):
             raise InputError(
-                source, f"field 'class_contrast' must hold numbers > 0, got {factor!r} for {name!r}"
+                source, f"field {field!r} must hold {expected}, got {item!r} for {name!r}"
             )
-    return tuple((c, float(given[c])) for c in COMPETITION_CLASSES.names if c in given)
+    return [(c, given[c]) for c in COMPETITION_CLASSES.names if c in given]
