@@ -1,4 +1,4 @@
-"""asv benchmarks of TopCUP inference on CPU (random weights, two threads).
+"""asv benchmarks of TopCUP inference and training steps on CPU (random weights, two threads).
 
 One 92 × 160 × 160 tomogram (the ``small-kaggle-like`` size), the full-size
 resnet34 TopCUP network (70.7 M parameters, random weights), 96³ windows with
@@ -97,3 +97,51 @@ class TopcupExtractPicks:
         from topcup_bench.pickers.topcup.infer import extract_picks
 
         extract_picks(self.heat, self.names, self.radii, 10.0, device="cpu")
+
+
+class TopcupTrainStep:
+    """One optimisation step (forward, multi-level loss, backward, Adam) of the resnet34 net.
+
+    ``quick``: 1 item × 2 crops of 64³ (the CPU budgets); ``published``: 1 item × 4 crops
+    of 96³ (a sixteenth of the published batch of 16 items). Random crops and targets.
+    """
+
+    params = ["quick", "published"]
+    param_names = ["crops"]
+    timeout = 600
+    number = 1
+    repeat = 3
+    warmup_time = 0
+
+    def setup(self, crops):
+        try:
+            import torch
+
+            from topcup_bench.pickers.topcup.loss import class_weights
+            from topcup_bench.pickers.topcup.model import build_model
+        except ImportError as error:
+            raise NotImplementedError(f"TopCUP benchmarks need torch and monai: {error}") from None
+        torch.set_num_threads(THREADS)
+        torch.manual_seed(0)
+        n, size = (2, 64) if crops == "quick" else (4, 96)
+        self.model = build_model("resnet34", n_classes=6).train()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-4)
+        self.images = torch.randn(n, 1, size, size, size)
+        self.masks = (torch.rand(n, 6, size, size, size) > 0.999).float()
+        self.weights = class_weights(6, 256.0)
+        self._step()  # warm the allocator and Adam state outside the timing
+
+    def _step(self):
+        from topcup_bench.pickers.topcup.loss import TOPCUP_LEVEL_WEIGHTS, multilevel_loss
+        from topcup_bench.pickers.topcup.train import optimisation_step
+
+        def loss_fn(outputs, masks):
+            return multilevel_loss(outputs, masks, self.weights, TOPCUP_LEVEL_WEIGHTS)
+
+        optimisation_step(self.model, self.optimizer, self.images, self.masks, loss_fn)
+
+    def time_train_step(self, crops):
+        self._step()
+
+    def peakmem_train_step(self, crops):
+        self._step()

@@ -18,6 +18,7 @@ from topcup_bench.cli.phantom import phantom_command
 from topcup_bench.cli.report import report_command
 from topcup_bench.cli.run import run_command
 from topcup_bench.cli.score import score_command
+from topcup_bench.cli.train import train_command
 from topcup_bench.errors import TopcupBenchError, TopcupBenchWarning
 
 __all__ = ["main", "cli"]
@@ -37,6 +38,7 @@ cli.add_command(phantom_command)
 cli.add_command(list_command)
 cli.add_command(compare_command)
 cli.add_command(report_command)
+cli.add_command(train_command)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -9,11 +9,12 @@ each parameter's default).
 
 from __future__ import annotations
 
-from topcup_bench.pickers.factory import create_picker, parse_picker_spec
+from topcup_bench.pickers.factory import create_picker, parse_picker_spec, split_picker_list
 from topcup_bench.pickers.protocol import Picker, PickerCard, TrainablePicker
 from topcup_bench.pickers.registry import DEFAULT_PICKERS, PICKERS, register_picker
 
 __all__ = [
+    "split_picker_list",
     "PICKERS",
     "DEFAULT_PICKERS",
     "Picker",

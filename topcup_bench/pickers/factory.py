@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,7 +11,34 @@ from topcup_bench.errors import InputError, did_you_mean
 from topcup_bench.pickers.protocol import Picker, parameter_defaults
 from topcup_bench.pickers.registry import PICKERS
 
-__all__ = ["create_picker", "parse_picker_spec"]
+__all__ = ["create_picker", "parse_picker_spec", "split_picker_list"]
+
+
+_PICKER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+def split_picker_list(text: str) -> list[str]:
+    """Split a comma-separated list of picker specs, keeping commas inside values.
+
+    A comma starts a new picker only when what follows is a picker name
+    (letters, digits, ``-``, ``_``), optionally followed by ``:``; otherwise the
+    piece continues the previous value, so lists such as
+    ``weights=a.pt,b.pt`` or ``decoder_channels=32,16,16,8,8`` stay whole.
+
+    Examples
+    --------
+    >>> split_picker_list("oracle, topcup:weights=a.pt,b.pt;tta=false,blob")
+    ['oracle', 'topcup:weights=a.pt,b.pt;tta=false', 'blob']
+    """
+    specs: list[str] = []
+    for piece in text.split(","):
+        head = piece.strip().partition(":")[0]
+        starts_picker = bool(_PICKER_NAME.match(head)) and "=" not in piece.partition(":")[0]
+        if specs and not starts_picker:
+            specs[-1] += "," + piece.strip()
+        elif piece.strip():
+            specs.append(piece.strip())
+    return specs
 
 
 def parse_picker_spec(spec: str) -> tuple[str, dict[str, str]]:

@@ -18,12 +18,23 @@ _BUILTIN = {
     "template": "topcup_bench.pickers.template:TemplatePicker",
     "forest": "topcup_bench.pickers.forest:ForestPicker",
     "external": "topcup_bench.pickers.external:ExternalPicker",
+    "topcup": "topcup_bench.pickers.topcup.picker:TopCUPPicker",
 }
 for _name, _path in _BUILTIN.items():
     PICKERS.register(_name, _path, origin="builtin")
 
-#: Pickers of ``topcup-bench run`` when none are named.
-DEFAULT_PICKERS = ("oracle", "random", "blob", "template", "forest")
+
+def _torch_available() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("torch") is not None and find_spec("monai") is not None
+
+
+#: Pickers of ``topcup-bench run`` when none are named; ``topcup`` (quick budget) needs the
+#: ``topcup`` extra (PyTorch and MONAI) and is left out without it.
+DEFAULT_PICKERS = ("oracle", "random", "blob", "template", "forest") + (
+    ("topcup",) if _torch_available() else ()
+)
 
 
 def register_picker(name: str) -> Any:

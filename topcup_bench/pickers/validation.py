@@ -19,7 +19,7 @@ def check_number(
     if not ok or value < low or (strict and value == low):
         bound = f"> {low:g}" if strict else f">= {low:g}"
         raise InputError(
-            "forest", f"parameter {name} must be a finite number {bound}, found {value!r}"
+            picker, f"parameter {name} must be a finite number {bound}, found {value!r}"
         )
     return float(value)
 

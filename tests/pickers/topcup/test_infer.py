@@ -217,8 +217,10 @@ def official_half_resolution_canvas(model, x, roi, overlap):
     return canvas / count
 
 
-@pytest.mark.parametrize("shape_zyx", [(40, 64, 70), (50, 33, 75)])
+@pytest.mark.parametrize("shape_zyx", [(40, 64, 70), (50, 34, 76)])
 def test_sliding_window_matches_official_canvas_arithmetic(shape_zyx):
+    # Even sizes (the full-size 630 x 630 x 184 is even); odd axes are padded by one voxel
+    # here, so that half resolution is exact, where the official canvas has s // 2 planes.
     torch.manual_seed(0)
     model = SmallConvNet()
     volume = np.random.default_rng(6).normal(size=shape_zyx).astype(np.float32)
@@ -231,3 +233,76 @@ def test_sliding_window_matches_official_canvas_arithmetic(shape_zyx):
         model, volume, roi=32, overlap=0.21, tta_flips=False, normalize=False, device="cpu"
     )
     np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 5, 6, 7), (2, 3, 37, 4, 5), (1, 4, 16, 16, 1)])
+@pytest.mark.parametrize("slab", [1, 3, 32])
+def test_slab_upsampling_equals_whole_volume_upsampling(shape, slab):
+    from topcup_bench.pickers.topcup.infer import upsample_softmax
+
+    half = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
+    whole = F.interpolate(half, scale_factor=2, mode="trilinear", align_corners=False)
+    expected = torch.softmax(whole, dim=1)[:, :-1]
+    got = upsample_softmax(half, slab)
+    assert got.shape == expected.shape and got.device.type == "cpu"
+    torch.testing.assert_close(got, expected, atol=2e-7, rtol=0)
+
+
+def test_odd_sizes_are_padded_to_even_and_cropped_back():
+    model = PointwiseNet()
+    volume = np.random.default_rng(3).normal(size=(33, 47, 50)).astype(np.float32)
+    got = predict_heatmaps(
+        model, volume, roi=32, overlap=0.5, tta_flips=False, normalize=False, device="cpu"
+    )
+    assert got.shape == (2, 33, 47, 50)
+    padded = np.pad(volume, ((0, 1), (0, 1), (0, 0)))  # odd z and y get one zero plane
+    expected = whole_volume_reference(model, padded)[:, :33, :47, :50]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+class OutOfMemoryAboveOne(torch.nn.Module):
+    """Raises CUDA out-of-memory for batches of more than one window."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = PointwiseNet()
+        self.n_classes = self.inner.n_classes
+        self.batch_sizes = []
+
+    def forward(self, x):
+        self.batch_sizes.append(x.shape[0])
+        if x.shape[0] > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self.inner(x)
+
+
+def test_out_of_memory_retries_with_fewer_windows_then_explains():
+    from topcup_bench.errors import TopcupBenchWarning
+
+    volume = np.random.default_rng(4).normal(size=(64, 64, 64)).astype(np.float32)
+    model = OutOfMemoryAboveOne()
+    kwargs = dict(roi=32, overlap=0.5, tta_flips=False, device="cpu")
+    with pytest.warns(TopcupBenchWarning, match="retrying with") as record:
+        got = predict_heatmaps(model, volume, sw_batch_size=4, **kwargs)
+    assert [str(w.message) for w in record] == [
+        f"out of GPU memory; retrying with {n} window(s) per batch" for n in (2, 1)
+    ]
+    assert 4 in model.batch_sizes and 2 in model.batch_sizes and model.batch_sizes[-1] == 1
+    expected = predict_heatmaps(model.inner, volume, sw_batch_size=1, **kwargs)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+    class AlwaysOutOfMemory(OutOfMemoryAboveOne):
+        def forward(self, x):
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    with pytest.raises(InputError, match="out of GPU memory with one 32\\^3 window"):
+        predict_heatmaps(AlwaysOutOfMemory(), volume, sw_batch_size=1, **kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_request_without_cuda_is_a_clear_error():
+    with pytest.raises(InputError, match="no CUDA device"):
+        default_device("cuda")
+    with pytest.raises(InputError, match="unknown device"):
+        default_device("gpu0")
+    assert default_device("auto").type == "cpu"

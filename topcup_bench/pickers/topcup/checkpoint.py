@@ -45,6 +45,7 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "load_official_checkpoint",
+    "load_any_checkpoint",
 ]
 
 CHECKPOINT_FORMAT = "topcup-bench-checkpoint"
@@ -85,6 +86,7 @@ def save_checkpoint(
     validation_metric: Mapping[str, float] | None = None,
     ema_model: TopCUPNet | None = None,
     validated_weights: str = "raw",
+    training_state: Mapping[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Save ``model`` and its metadata, atomically, as a ``weights_only``-loadable file.
@@ -110,6 +112,9 @@ def save_checkpoint(
         EMA weights, saved under ``ema_state_dict``.
     validated_weights : {"raw", "ema"}
         Which weights ``validation_metric`` and ``thresholds`` refer to.
+    training_state : mapping, optional
+        What resuming needs (optimizer state, epoch, step, history), saved under
+        ``training_state``; tensors and plain Python values only.
     overwrite : bool
         Replace an existing file.
 
@@ -170,6 +175,8 @@ def save_checkpoint(
         ),
         "metadata": metadata,
     }
+    if training_state is not None:
+        payload["training_state"] = dict(training_state)
     with atomic_output(path, overwrite=overwrite) as tmp:
         torch.save(payload, tmp)
     return Path(path)
@@ -194,8 +201,10 @@ def load_checkpoint(
     InputError
         Not one of our checkpoints, or weights that do not fit the recorded architecture.
     """
-    source = str(path)
-    payload = torch_load(path, weights_only=True)
+    return _from_payload(torch_load(path, weights_only=True), str(path), device)
+
+
+def _from_payload(payload: Any, source: str, device) -> LoadedCheckpoint:
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise InputError(
             source,
@@ -286,3 +295,31 @@ def load_official_checkpoint(
         if key in hyper:
             metadata[key] = {str(k): float(v) for k, v in dict(hyper[key]).items()}
     return LoadedCheckpoint(model_from_state_dict(stripped, metadata, source, device), metadata)
+
+
+def load_any_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    backbone: str = "resnet34",
+    trusted: bool = False,
+    device: str | torch.device = "cpu",
+) -> LoadedCheckpoint:
+    """Load one of our checkpoints, or else an official TopCUP / Kaggle file.
+
+    Our format is recognised by its ``format`` key; anything else goes to
+    :func:`load_official_checkpoint` with ``backbone`` and ``trusted``.
+
+    Raises
+    ------
+    InputError
+        A missing file, or one that no loader accepts (the message says why).
+    """
+    if not Path(path).is_file():
+        raise InputError(str(path), "checkpoint file not found")
+    try:
+        payload = torch_load(path, weights_only=True)
+    except InputError:
+        payload = None  # not loadable safely: an official file (or not a checkpoint at all)
+    if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
+        return _from_payload(payload, str(path), device)
+    return load_official_checkpoint(path, backbone=backbone, trusted=trusted, device=device)

@@ -15,6 +15,7 @@ every element of a batch is predicted (§12.5, §12.7).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from monai.inferers import sliding_window_inference
 
 from topcup_bench.datasets.units import voxel_peaks_to_picks
-from topcup_bench.errors import InputError
+from topcup_bench.errors import InputError, TopcupBenchWarning
 from topcup_bench.pickers.topcup.model import SIZE_MULTIPLE
 from topcup_bench.pickers.topcup.targets import network_to_zyx, zyx_to_network
 from topcup_bench.types import empty_picks_table
@@ -35,14 +36,30 @@ __all__ = [
     "extract_picks",
     "nms_radius_voxels",
     "cube_max_filter",
+    "upsample_softmax",
 ]
 
 
 def default_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``device`` if given (``"auto"`` = not given), else CUDA when available, else CPU.
+
+    Raises
+    ------
+    InputError
+        A CUDA device was asked for on a machine without CUDA, or the name is unknown.
+    """
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise InputError("device", f"unknown device {device!r}: {error}") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(
+            "device",
+            f"{device!r} was requested but PyTorch sees no CUDA device; use 'cpu' or 'auto'",
+        )
+    return chosen
 
 
 def _half_resolution_logits(model: torch.nn.Module, window: torch.Tensor) -> torch.Tensor:
@@ -119,32 +136,89 @@ def predict_heatmaps(
         std = volume.std(dim=(1, 2, 3, 4), keepdim=True, unbiased=False)
         volume = (volume - mean) / std.clamp_min(1e-8)
     net_in = zyx_to_network(volume).contiguous()  # (B, 1, X, Y, Z)
+    shape = tuple(net_in.shape[2:])
+    odd = [s % 2 for s in shape]  # pad odd axes by one voxel: half resolution is then exact
+    if any(odd):
+        net_in = F.pad(net_in, (0, odd[2], 0, odd[1], 0, odd[0]))
     views = [(net_in, False)] + ([(net_in.flip(2, 3, 4), True)] if tta_flips else [])
     total, count = None, 0
     for model in model_list:
         model.to(device).eval()
         for view, flipped in views:
-            logits = sliding_window_inference(
-                view,
-                roi_size=(roi, roi, roi),
-                sw_batch_size=sw_batch_size,
-                predictor=lambda w, m=model: _half_resolution_logits(m, w),
-                overlap=overlap,
-                mode="constant",
-                padding_mode="constant",
-                cval=0.0,
-            )
-            logits = torch.as_tensor(logits)
+            logits = _window_logits(model, view, roi, overlap, sw_batch_size)
             if flipped:
                 logits = logits.flip(2, 3, 4)
             total = logits if total is None else total + logits
             count += 1
-    full = F.interpolate(
-        total / count, size=tuple(net_in.shape[2:]), mode="trilinear", align_corners=False
-    )
-    probabilities = torch.softmax(full, dim=1)[:, :-1]
-    out = network_to_zyx(probabilities).contiguous().cpu().numpy()
+    probabilities = upsample_softmax(total / count)[..., : shape[0], : shape[1], : shape[2]]
+    out = network_to_zyx(probabilities).contiguous().numpy()
     return out if batched else out[0]
+
+
+def _window_logits(model, view: torch.Tensor, roi: int, overlap: float, sw_batch_size: int):
+    """Sliding-window half-resolution logits; on CUDA out-of-memory halve the window batch."""
+    size = max(1, int(sw_batch_size))
+    while True:
+        try:
+            return torch.as_tensor(
+                sliding_window_inference(
+                    view,
+                    roi_size=(roi, roi, roi),
+                    sw_batch_size=size,
+                    predictor=lambda w: _half_resolution_logits(model, w),
+                    overlap=overlap,
+                    mode="constant",
+                    padding_mode="constant",
+                    cval=0.0,
+                )
+            )
+        except torch.cuda.OutOfMemoryError:
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            if size == 1:
+                raise InputError(
+                    "predict_heatmaps",
+                    f"out of GPU memory with one {roi}^3 window per batch; use a smaller roi "
+                    "(a multiple of 32) or device='cpu'",
+                ) from None
+            size //= 2
+            warnings.warn(
+                f"out of GPU memory; retrying with {size} window(s) per batch",
+                TopcupBenchWarning,
+                stacklevel=3,
+            )
+
+
+def upsample_softmax(half_logits: torch.Tensor, slab: int = 32) -> torch.Tensor:
+    """Trilinear ×2 upsampling, softmax over channels, background dropped; slab by slab.
+
+    Equal to ``softmax(interpolate(half_logits, scale_factor=2, mode="trilinear",
+    align_corners=False))[:, :-1]`` but computed on slabs of ``slab`` output planes
+    along the first spatial axis (with a one-plane halo at half resolution), so
+    the full-resolution logits never exist at once: the peak extra memory is one
+    slab, and the result is stored on the CPU.
+
+    Parameters
+    ----------
+    half_logits : torch.Tensor, shape (B, C + 1, x, y, z)
+        Half-resolution logits, background channel last (any device).
+    slab : int
+        Output planes per slab.
+
+    Returns
+    -------
+    torch.Tensor of float32 on the CPU, shape (B, C, 2x, 2y, 2z)
+    """
+    b, c1, hx, hy, hz = half_logits.shape
+    out = torch.empty((b, c1 - 1, 2 * hx, 2 * hy, 2 * hz), dtype=torch.float32)
+    for x0 in range(0, 2 * hx, slab):
+        x1 = min(2 * hx, x0 + slab)
+        h0, h1 = max(0, x0 // 2 - 1), min(hx, (x1 + 1) // 2 + 1)
+        part = F.interpolate(
+            half_logits[:, :, h0:h1].float(), scale_factor=2, mode="trilinear", align_corners=False
+        )[:, :, x0 - 2 * h0 : x1 - 2 * h0]
+        out[:, :, x0:x1] = torch.softmax(part, dim=1)[:, :-1].cpu()
+    return out
 
 
 def cube_max_filter(heat: torch.Tensor, r: int) -> torch.Tensor:

@@ -40,6 +40,14 @@ class LoadedCheckpoint:
     metadata: dict[str, Any]
     ema_model: TopCUPNet | None = None
 
+    @property
+    def inference_model(self) -> TopCUPNet:
+        """The weights to predict with: EMA when the checkpoint's metadata says they were
+        validated (``validated_weights == "ema"``) and present, else the raw weights."""
+        if self.ema_model is not None and self.metadata.get("validated_weights") == "ema":
+            return self.ema_model
+        return self.model
+
 
 def load_state_dict_checked(
     model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str

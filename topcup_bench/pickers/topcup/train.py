@@ -1,56 +1,67 @@
-"""TopCUP training core: Adam, LR schedule, EMA, weighted multi-level cross-entropy.
+"""TopCUP training: epochs of seeded crops, Adam, LR schedule, EMA, validation, checkpoints.
 
-One function, :func:`train_model`, runs a fixed number of optimisation steps on
-random crops (:class:`~topcup_bench.pickers.topcup.crops.CropSampler`) and returns
-the raw and the EMA model with the per-step losses. Hyper-parameters come from a
-named recipe (:data:`RECIPES`); every explicitly given argument wins over the
-recipe (topcup.md §12.9) and the effective configuration is returned.
+:func:`train_model` trains one network on random crops of the training runs
+(:mod:`~topcup_bench.pickers.topcup.loader`), with the weighted multi-level
+cross-entropy (:mod:`~topcup_bench.pickers.topcup.loss`). Hyper-parameters come
+from a named recipe (:mod:`~topcup_bench.pickers.topcup.recipes`); explicit
+options win and the effective configuration is returned and saved (§12.9).
 
-Determinism: the network is initialised under ``torch.manual_seed(seed)`` and the
-crop stream is seeded with ``seed``, so two CPU runs with the same arguments give
-identical losses. The device is a parameter (CUDA when available by default,
-never hard-coded, §12.7); bf16 autocast is used only on CUDA, the loss is fp32.
-The EMA copy lives on the training device (§12.1) and is updated every step.
+After every ``validate_every`` epochs the EMA (or raw, ``validate_weights``)
+weights are scored on the validation runs with the competition metric at
+per-class best thresholds (:mod:`~topcup_bench.pickers.topcup.validation`).
+With ``out_dir`` the run writes, atomically::
+
+    config.json    effective configuration
+    log.csv        step, epoch, loss, lr of every optimisation step
+    metrics.json   per-epoch training loss, validation results, best epoch
+    last.pt        latest weights + optimizer/EMA state (resume), every epoch
+    best.pt        weights of the best validated epoch (with validation runs)
+    model.pt       the result: best.pt when validating, else the last epoch
+
+``resume=True`` continues from ``last.pt`` after checking that the configuration
+is the same. Determinism: the network is initialised from ``seed``; crops,
+augmentation and mixup of epoch ``e`` / step ``t`` are seeded from
+``(seed, e)`` / ``(seed, t)``, so a resumed run equals an uninterrupted one and
+two CPU runs with the same arguments give identical weights. bf16 autocast is
+used on CUDA (``amp="auto"``) or when asked (``amp="bf16"``); the loss is fp32.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
-import math
+import json
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from topcup_bench.errors import InputError
+from topcup_bench.datasets.atomic import atomic_output
+from topcup_bench.errors import InputError, OutputExistsError
+from topcup_bench.pickers.topcup.augment import mixup
+from topcup_bench.pickers.topcup.checkpoint import save_checkpoint
 from topcup_bench.pickers.topcup.crops import CropSampler
 from topcup_bench.pickers.topcup.infer import default_device
-from topcup_bench.pickers.topcup.loss import TOPCUP_LEVEL_WEIGHTS, class_weights, multilevel_loss
+from topcup_bench.pickers.topcup.loader import training_batches
+from topcup_bench.pickers.topcup.loss import class_weights, multilevel_loss
 from topcup_bench.pickers.topcup.model import TopCUPNet, build_model
+from topcup_bench.pickers.topcup.recipes import RECIPES, lr_factor, resolve_config
+from topcup_bench.pickers.topcup.state_dicts import load_state_dict_checked, torch_load
+from topcup_bench.pickers.topcup.validation import (
+    ValidationResult,
+    check_disjoint_runs,
+    validate_models,
+)
 
-__all__ = ["RECIPES", "TrainResult", "train_model", "lr_factor", "update_ema"]
+__all__ = ["RECIPES", "TrainResult", "train_model", "lr_factor", "update_ema", "optimisation_step"]
 
-#: Named training budgets. ``full`` is the published TopCUP recipe (topcup.md §6.1:
-#: 6 tomograms × 1112 items / 16 = 417 steps per epoch, 100 epochs, Adam 1e-4,
-#: StepLR 20 epochs × 0.5, EMA 0.999); ``quick`` fits a CPU test.
-RECIPES: dict[str, dict[str, Any]] = {
-    "quick": dict(
-        steps=150, batch_size=1, crop=64, lr=1e-3, schedule="cosine", ema_decay=0.99,
-        particle_weight=256.0, level_weights=TOPCUP_LEVEL_WEIGHTS, crops_per_item=4,
-    ),
-    "standard": dict(
-        steps=4000, batch_size=4, crop=96, lr=1e-3, schedule="cosine", ema_decay=0.999,
-        particle_weight=256.0, level_weights=TOPCUP_LEVEL_WEIGHTS, crops_per_item=4,
-    ),
-    "full": dict(
-        steps=41_700, batch_size=16, crop=96, lr=1e-4, schedule="step",
-        step_size=20 * 417, gamma=0.5, ema_decay=0.999,
-        particle_weight=256.0, level_weights=TOPCUP_LEVEL_WEIGHTS, crops_per_item=4,
-    ),
-}  # fmt: skip
+#: Configuration keys that may differ between a run and its resumption.
+_RESUME_FREE = {"device", "workers"}
 
 
 @dataclass
@@ -60,15 +71,21 @@ class TrainResult:
     Attributes
     ----------
     model : TopCUPNet
-        Raw weights after the last step (eval mode).
+        Raw weights after the last epoch (eval mode).
     ema_model : TopCUPNet or None
-        EMA weights (eval mode), None when ``ema_decay`` is 0.
-    losses : list of float
-        Training loss of every step.
-    lrs : list of float
-        Learning rate used at every step.
+        EMA weights after the last epoch (eval mode), None when ``ema_decay`` is 0.
+    losses, lrs : list of float
+        Training loss and learning rate of every step (resumed runs included).
     config : dict
-        Effective configuration (recipe merged with explicit arguments).
+        Effective configuration (recipe merged with explicit options).
+    history : list of dict
+        Per epoch: ``epoch``, ``train_loss`` (mean), ``seconds``, ``validation``.
+    best : ValidationResult or None
+        Best validation result, when validation runs were given.
+    best_epoch : int or None
+        Epoch (0-based) of ``best``.
+    checkpoint : pathlib.Path or None
+        ``out_dir/model.pt`` when an output folder was given.
     """
 
     model: TopCUPNet
@@ -76,31 +93,15 @@ class TrainResult:
     losses: list[float] = field(default_factory=list)
     lrs: list[float] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: ValidationResult | None = None
+    best_epoch: int | None = None
+    checkpoint: Path | None = None
 
     @property
     def inference_model(self) -> TopCUPNet:
         """The EMA model when there is one, else the raw model."""
         return self.ema_model if self.ema_model is not None else self.model
-
-
-def lr_factor(step: int, total: int, schedule: str, step_size: int = 1, gamma: float = 0.5):
-    """Multiplier of the base learning rate at ``step`` (0-based).
-
-    ``"cosine"``: ``0.5 (1 + cos(π step / total))``, per step, to 0 without warm-up;
-    ``"step"``: ``gamma ** (step // step_size)``; ``"constant"``: 1.
-
-    Examples
-    --------
-    >>> lr_factor(0, 10, "cosine"), lr_factor(5, 10, "cosine"), lr_factor(25, 0, "step", 10)
-    (1.0, 0.5, 0.25)
-    """
-    if schedule == "cosine":
-        return 0.5 * (1.0 + math.cos(math.pi * step / max(total, 1)))
-    if schedule == "step":
-        return float(gamma) ** (step // max(int(step_size), 1))
-    if schedule == "constant":
-        return 1.0
-    raise InputError("train", f"unknown schedule {schedule!r}; use cosine, step or constant")
 
 
 @torch.no_grad()
@@ -118,25 +119,81 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
             target.copy_(value)
 
 
+def optimisation_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    loss_fn,
+    *,
+    accumulate: int = 1,
+    autocast: bool = False,
+) -> float:
+    """One optimizer step on a batch, in ``accumulate`` micro-batches.
+
+    Each micro-batch's loss is weighted by its share of the batch, so for a
+    model without batch statistics the gradient equals the whole-batch gradient;
+    only one micro-batch's activations are in memory at a time.
+
+    Parameters
+    ----------
+    model, optimizer
+    images : torch.Tensor, shape (N, 1, S, S, S)
+    masks : torch.Tensor, shape (N, C, S, S, S)
+        On any device; each micro-batch is moved to the model's device.
+    loss_fn : callable
+        ``loss_fn(outputs, masks) -> scalar tensor``.
+    accumulate : int
+        Micro-batches (divides N).
+    autocast : bool
+        bf16 autocast for the forward pass.
+
+    Returns
+    -------
+    float
+        The batch loss (weighted mean of the micro-batch losses).
+    """
+    device = next(model.parameters()).device
+    n = images.shape[0]
+    if n % accumulate:
+        raise InputError("train", f"{n} crops cannot be split into {accumulate} micro-batches")
+    optimizer.zero_grad(set_to_none=True)
+    total = 0.0
+    for part_images, part_masks in zip(
+        images.chunk(accumulate), masks.chunk(accumulate), strict=True
+    ):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            outputs = model(part_images.to(device))
+        loss = loss_fn(outputs, part_masks.to(device)) * (part_images.shape[0] / n)
+        loss.backward()
+        total += float(loss.detach())
+    optimizer.step()
+    return total
+
+
+def _derived_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
 def train_model(
     dataset,
-    train_runs,
+    train_runs: Sequence[str],
     *,
+    val_runs: Sequence[str] = (),
     backbone: str = "resnet34",
     recipe: str = "quick",
-    steps: int | None = None,
-    batch_size: int | None = None,
-    crop: int | None = None,
-    lr: float | None = None,
     seed: int = 0,
     device: str | torch.device | None = None,
-    ema_decay: float | None = None,
-    schedule: str | None = None,
-    particle_weight: float | None = None,
-    level_weights=None,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    validate_weights: str = "ema",
+    workers: int = 0,
     model_kwargs: dict[str, Any] | None = None,
     log_path: str | Path | None = None,
+    keep_training_state: bool = True,
     progress: bool = True,
+    **options: Any,
 ) -> TrainResult:
     """Train a TopCUP network on random crops of ``train_runs``.
 
@@ -146,27 +203,40 @@ def train_model(
         Source of tomograms and truth; channel ``i`` = ``dataset.classes.names[i]``.
     train_runs : sequence of str
         Training tomograms (each loaded and normalised once).
+    val_runs : sequence of str
+        Validation tomograms, disjoint from ``train_runs``; empty: no validation.
     backbone : str
-        MONAI FlexibleUNet backbone.
-    recipe : {"quick", "standard", "full"}
-        Named budget (:data:`RECIPES`) supplying every argument left as None.
-    steps, batch_size, crop, lr, ema_decay, schedule, particle_weight, level_weights
-        Override the recipe: optimisation steps, items per batch (4 crops each),
-        crop edge (multiple of 32), Adam learning rate, EMA decay (0 disables it;
-        the effective decay is ``min(decay, (1 + t) / (10 + t))`` at step ``t``),
-        ``"cosine"`` / ``"step"`` / ``"constant"``, class weight of every particle
-        class (background 1) and per-level loss weights (strides 16, 8, 4, 2).
+        MONAI FlexibleUNet backbone (``resnet34``, ``efficientnet-b3``, ...).
+    recipe : str
+        ``quick``, ``standard``, ``kaggle``, ``topcup`` (alias ``full``).
     seed : int
-        Seeds the network initialisation and the crop stream.
+        Seeds the initialisation, the crop stream and mixup.
     device : str or torch.device, optional
         Default: CUDA when available, else CPU.
+    out_dir : str or Path, optional
+        Folder for logs and checkpoints (see the module docstring).
+    resume : bool
+        Continue from ``out_dir/last.pt`` (a fresh start when there is none).
+    overwrite : bool
+        Allow an ``out_dir`` that already holds a run (when not resuming).
+    validate_weights : {"ema", "raw"}
+        Weights that are validated and become ``model.pt`` (EMA needs ``ema_decay > 0``).
+    workers : int
+        DataLoader worker processes for crops (0: in this process).
     model_kwargs : dict, optional
-        Extra :func:`~topcup_bench.pickers.topcup.model.build_model` arguments
-        (e.g. smaller ``decoder_channels`` for tests).
+        Extra :func:`~topcup_bench.pickers.topcup.model.build_model` arguments.
     log_path : str or Path, optional
-        CSV file receiving ``step, loss, lr`` rows.
+        Step log CSV (default ``out_dir/log.csv``).
+    keep_training_state : bool
+        Keep ``last.pt`` (optimizer state, for resuming or extending) at the end.
     progress : bool
         Show a tqdm progress bar.
+    **options
+        Recipe overrides: ``steps`` (one epoch of that many steps), ``epochs``,
+        ``steps_per_epoch``, ``batch_size`` (items of ``crops_per_item`` crops),
+        ``accumulate`` (micro-batches per step), ``crop``, ``lr``, ``schedule``,
+        ``ema_decay``, ``particle_weight``, ``level_weights``, ``label_radius``,
+        ``mixup``, ``tilt``, ``amp`` (``auto``/``bf16``/``off``), ``validate_every``, ...
 
     Returns
     -------
@@ -175,74 +245,288 @@ def train_model(
     Raises
     ------
     InputError
-        Unknown recipe, no training runs or bad hyper-parameters.
+        Unknown recipe or option, no training runs, overlapping train/validation
+        runs, a CUDA request without CUDA, or a resume with another configuration.
+    OutputExistsError
+        ``out_dir`` holds a previous run and neither ``resume`` nor ``overwrite``.
     """
-    if recipe not in RECIPES:
-        raise InputError("train", f"unknown recipe {recipe!r}; known: {list(RECIPES)}")
-    given = dict(
-        steps=steps, batch_size=batch_size, crop=crop, lr=lr, ema_decay=ema_decay,
-        schedule=schedule, particle_weight=particle_weight, level_weights=level_weights,
-    )  # fmt: skip
-    cfg = {**RECIPES[recipe], **{k: v for k, v in given.items() if v is not None}}
-    cfg.update(recipe=recipe, backbone=backbone, seed=int(seed), train_runs=list(train_runs))
-    if not cfg["train_runs"]:
+    train_runs, val_runs = list(train_runs), list(val_runs)
+    if not train_runs:
         raise InputError("train", "at least one training run is required")
-    if int(cfg["steps"]) < 1 or not float(cfg["lr"]) > 0 or not 0 <= cfg["ema_decay"] < 1:
-        raise InputError("train", f"need steps >= 1, lr > 0 and 0 <= ema_decay < 1: {cfg}")
+    check_disjoint_runs(train_runs, val_runs)
+    cfg = resolve_config(recipe, options, len(train_runs))
+    if validate_weights not in ("ema", "raw"):
+        raise InputError("train", f"validate_weights must be 'ema' or 'raw': {validate_weights!r}")
+    if validate_weights == "ema" and cfg["ema_decay"] == 0:
+        validate_weights = "raw"
     dev = default_device(device)
-    cfg["device"] = str(dev)
+    names = list(dataset.classes.names)
+    cfg.update(
+        backbone=backbone, seed=int(seed), train_runs=train_runs, val_runs=val_runs,
+        classes=names, validate_weights=validate_weights, device=str(dev), workers=int(workers),
+        model_kwargs=dict(model_kwargs or {}),
+    )  # fmt: skip
+    out = _prepare_out_dir(out_dir, resume, overwrite)
 
     sampler = CropSampler.from_dataset(
-        dataset, cfg["train_runs"], crop=int(cfg["crop"]), crops_per_item=cfg["crops_per_item"]
-    )
+        dataset, train_runs, crop=int(cfg["crop"]), crops_per_item=int(cfg["crops_per_item"]),
+        radius=int(cfg["label_radius"]), flips=cfg["flips"], rot90=cfg["rot90"], tilt=cfg["tilt"],
+    )  # fmt: skip
     torch.manual_seed(int(seed))
-    model = build_model(backbone, len(dataset.classes), **(model_kwargs or {})).to(dev)
-    model.train()
+    model = build_model(backbone, len(names), **cfg["model_kwargs"]).to(dev)
     ema = copy.deepcopy(model).requires_grad_(False) if cfg["ema_decay"] > 0 else None
     optimizer = torch.optim.Adam(model.parameters(), lr=float(cfg["lr"]), weight_decay=0.0)
-    weights = class_weights(len(dataset.classes), cfg["particle_weight"]).to(dev)
-    total = int(cfg["steps"])
+    state = _RunState()
+    if out is not None and resume and (out / "last.pt").is_file():
+        state = _restore(out / "last.pt", cfg, model, ema, optimizer, dev)
+    if out is not None:
+        _write_json(out / "config.json", cfg)
 
-    log_file = writer = None
-    if log_path is not None:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        log_file = open(log_path, "w", newline="")  # noqa: SIM115
-        writer = csv.writer(log_file)
-        writer.writerow(["step", "loss", "lr"])
-    losses, lrs = [], []
-    stream = sampler.batches(int(seed), int(cfg["batch_size"]))
-    bar = tqdm(range(total), desc="train", disable=not progress, leave=False)
+    weights = class_weights(len(names), cfg["particle_weight"]).to(dev)
+
+    def loss_fn(outputs, masks):
+        return multilevel_loss(outputs, masks, weights, cfg["level_weights"])
+
+    autocast = cfg["amp"] == "bf16" or (cfg["amp"] == "auto" and dev.type == "cuda")
+    log = _StepLog(log_path or (out / "log.csv" if out is not None else None), state.step)
+    total = int(cfg["total_steps"])
+    bar = tqdm(total=total, initial=state.step, desc="train", disable=not progress, leave=False)
     try:
-        for step in bar:
-            factor = lr_factor(
-                step, total, cfg["schedule"], cfg.get("step_size", 1), cfg.get("gamma", 0.5)
-            )
-            current_lr = float(cfg["lr"]) * factor
-            for group in optimizer.param_groups:
-                group["lr"] = current_lr
-            batch = next(stream)
-            images = torch.from_numpy(batch.images).to(dev)
-            masks = torch.from_numpy(batch.masks).to(dev)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda"):
-                outputs = model(images)
-            loss = multilevel_loss(outputs, masks, weights, cfg["level_weights"])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if ema is not None:
-                update_ema(ema, model, min(cfg["ema_decay"], (1 + step) / (10 + step)))
-            value = float(loss.detach())
-            losses.append(value)
-            lrs.append(current_lr)
-            if writer is not None:
-                writer.writerow([step, f"{value:.6g}", f"{current_lr:.6g}"])
-            bar.set_postfix(loss=f"{value:.4g}", lr=f"{current_lr:.2g}")
+        for epoch in range(state.epoch, int(cfg["epochs"])):
+            start, first = time.perf_counter(), len(state.losses)
+            torch.manual_seed(_derived_seed(seed, epoch))
+            model.train()
+            batches = training_batches(
+                sampler, seed=int(seed), epoch=epoch, batch_size=int(cfg["batch_size"]),
+                items_per_epoch=int(cfg["steps_per_epoch"]) * int(cfg["batch_size"]),
+                workers=int(workers),
+            )  # fmt: skip
+            for batch in batches:
+                step = state.step
+                lr = float(cfg["lr"]) * lr_factor(
+                    step, total, cfg["schedule"],
+                    int(cfg["step_size_epochs"]) * int(cfg["steps_per_epoch"]), cfg["gamma"],
+                )  # fmt: skip
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                images, masks = torch.from_numpy(batch.images), torch.from_numpy(batch.masks)
+                if cfg["mixup"]:
+                    generator = torch.Generator().manual_seed(_derived_seed(seed, step, 1))
+                    images, masks = mixup(images, masks, generator)
+                value = optimisation_step(
+                    model, optimizer, images, masks, loss_fn,
+                    accumulate=int(cfg["accumulate"]), autocast=autocast,
+                )  # fmt: skip
+                if ema is not None:
+                    decay = (
+                        min(cfg["ema_decay"], (1 + step) / (10 + step))
+                        if epoch >= int(cfg["ema_start_epoch"])
+                        else 0.0
+                    )
+                    update_ema(ema, model, decay)
+                state.record(value, lr)
+                log.write(step, epoch, value, lr)
+                bar.update(1)
+                bar.set_postfix(epoch=epoch, loss=f"{value:.4g}", lr=f"{lr:.2g}")
+            model.eval()
+            record = {
+                "epoch": epoch,
+                "train_loss": float(np.mean(state.losses[first:]))
+                if state.losses[first:]
+                else None,
+                "seconds": time.perf_counter() - start,
+                "validation": None,
+            }
+            last_epoch = epoch + 1 == int(cfg["epochs"])
+            if val_runs and ((epoch + 1) % int(cfg["validate_every"]) == 0 or last_epoch):
+                chosen = ema if validate_weights == "ema" else model
+                result = validate_models(chosen.eval(), dataset, val_runs, device=dev)
+                record["validation"] = result.to_dict()
+                if state.best is None or result.score > state.best["score"]:
+                    state.best, state.best_epoch = result.to_dict(), epoch
+                    if out is not None:
+                        _save(out / "best.pt", model, ema, dataset, cfg, state)
+            state.history.append(record)
+            state.epoch = epoch + 1
+            if out is not None:
+                _save(out / "last.pt", model, ema, dataset, cfg, state, optimizer=optimizer)
+                _write_json(out / "metrics.json", state.metrics())
+            bar.set_postfix_str(_epoch_summary(record))
     finally:
         bar.close()
-        if log_file is not None:
-            log_file.close()
+        log.close()
     model.eval()
     if ema is not None:
         ema.eval()
-    cfg["level_weights"] = [float(w) for w in cfg["level_weights"]]
-    return TrainResult(model=model, ema_model=ema, losses=losses, lrs=lrs, config=cfg)
+    checkpoint = None
+    if out is not None:
+        checkpoint = _finish(out, model, ema, dataset, cfg, state, keep_training_state)
+    best = ValidationResult(**state.best) if state.best else None
+    return TrainResult(
+        model=model, ema_model=ema, losses=state.losses, lrs=state.lrs, config=cfg,
+        history=state.history, best=best, best_epoch=state.best_epoch, checkpoint=checkpoint,
+    )  # fmt: skip
+
+
+@dataclass
+class _RunState:
+    epoch: int = 0
+    step: int = 0
+    losses: list[float] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] | None = None
+    best_epoch: int | None = None
+
+    def record(self, loss: float, lr: float) -> None:
+        self.losses.append(loss)
+        self.lrs.append(lr)
+        self.step += 1
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "epochs": self.history,
+            "best_epoch": self.best_epoch,
+            "best_validation": self.best,
+            "steps": self.step,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch, "step": self.step, "losses": self.losses, "lrs": self.lrs,
+            "history_json": json.dumps(self.history), "best_json": json.dumps(self.best),
+            "best_epoch": self.best_epoch,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> _RunState:
+        return cls(
+            epoch=int(data["epoch"]), step=int(data["step"]), losses=list(data["losses"]),
+            lrs=list(data["lrs"]), history=json.loads(data["history_json"]),
+            best=json.loads(data["best_json"]), best_epoch=data["best_epoch"],
+        )  # fmt: skip
+
+
+class _StepLog:
+    """Append-only CSV of steps; on resume rows after the restored step are dropped."""
+
+    def __init__(self, path: str | Path | None, restored_step: int) -> None:
+        self.file = self.writer = None
+        if path is None:
+            return
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kept = []
+        if restored_step and path.is_file():
+            with open(path, newline="") as handle:
+                kept = [row for row in csv.reader(handle)][1 : restored_step + 1]
+        self.file = open(path, "w", newline="")  # noqa: SIM115
+        self.writer = csv.writer(self.file)
+        self.writer.writerow(["step", "epoch", "loss", "lr"])
+        self.writer.writerows(kept)
+
+    def write(self, step: int, epoch: int, loss: float, lr: float) -> None:
+        if self.writer is not None:
+            self.writer.writerow([step, epoch, f"{loss:.6g}", f"{lr:.6g}"])
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def _prepare_out_dir(out_dir, resume: bool, overwrite: bool) -> Path | None:
+    if out_dir is None:
+        return None
+    out = Path(out_dir)
+    previous = [n for n in ("last.pt", "model.pt", "config.json") if (out / n).exists()]
+    if previous and not (resume or overwrite):
+        raise OutputExistsError(
+            f"{out} already holds a training run ({', '.join(previous)}); "
+            "pass resume=True (--resume) to continue it or overwrite=True (--overwrite)"
+        )
+    if overwrite and not resume:
+        for name in ("last.pt", "best.pt", "model.pt", "metrics.json", "log.csv"):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _checkpoint_metadata(dataset, cfg: dict[str, Any], state: _RunState) -> dict[str, Any]:
+    best = state.best or {}
+    return dict(
+        classes=cfg["classes"],
+        radii_angstrom={c.name: c.radius_angstrom for c in dataset.classes},
+        voxel_size_angstrom=dataset.voxel_size_angstrom,
+        thresholds=best.get("thresholds"),
+        recipe={k: v for k, v in cfg.items() if k not in ("train_runs", "val_runs", "classes")},
+        split={"train": cfg["train_runs"], "val": cfg["val_runs"]},
+        validation_metric=(
+            {"score": best["score"], **{f"fbeta/{k}": v for k, v in best["fbeta"].items()},
+             "epoch": state.best_epoch}
+            if best else None
+        ),
+        validated_weights=cfg["validate_weights"],
+    )  # fmt: skip
+
+
+def _save(path, model, ema, dataset, cfg, state, *, optimizer=None) -> None:
+    training_state = None
+    if optimizer is not None:
+        training_state = {**state.to_dict(), "optimizer": optimizer.state_dict()}
+    save_checkpoint(
+        path, model, ema_model=ema, training_state=training_state, overwrite=True,
+        **_checkpoint_metadata(dataset, cfg, state),
+    )  # fmt: skip
+
+
+def _restore(path: Path, cfg, model, ema, optimizer, device) -> _RunState:
+    payload = torch_load(path, weights_only=True)
+    saved = payload["metadata"]["recipe"]
+    current = {k: v for k, v in cfg.items() if k not in ("train_runs", "val_runs", "classes")}
+    differ = sorted(
+        k
+        for k in set(saved) | set(current)
+        if k not in _RESUME_FREE and _jsonable(saved.get(k)) != _jsonable(current.get(k))
+    )
+    split = payload["metadata"]["split"]
+    if split != {"train": cfg["train_runs"], "val": cfg["val_runs"]}:
+        differ.append("train_runs/val_runs")
+    if payload["metadata"]["classes"] != cfg["classes"]:
+        differ.append("classes")
+    if differ:
+        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differ[:6])
+        raise InputError(str(path), f"cannot resume with a different configuration ({detail})")
+    load_state_dict_checked(model, payload["state_dict"], str(path))
+    if ema is not None and payload.get("ema_state_dict") is not None:
+        load_state_dict_checked(ema, payload["ema_state_dict"], str(path) + " (EMA)")
+    optimizer.load_state_dict(payload["training_state"]["optimizer"])
+    model.to(device)
+    return _RunState.from_dict(payload["training_state"])
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _finish(out: Path, model, ema, dataset, cfg, state, keep_training_state: bool) -> Path:
+    final = out / "model.pt"
+    if (out / "best.pt").is_file() and state.best is not None:
+        with atomic_output(final, overwrite=True) as temporary:
+            temporary.write_bytes((out / "best.pt").read_bytes())
+    else:
+        _save(final, model, ema, dataset, cfg, state)
+    if not keep_training_state:
+        (out / "last.pt").unlink(missing_ok=True)
+    return final
+
+
+def _write_json(path: Path, data: Any) -> None:
+    with atomic_output(path, overwrite=True) as temporary:
+        temporary.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _epoch_summary(record: dict[str, Any]) -> str:
+    text = f"epoch {record['epoch']}: loss {record['train_loss']:.4g}"
+    if record["validation"]:
+        text += f", val F-beta {record['validation']['score']:.3f}"
+    return text
