@@ -194,6 +194,7 @@ def _run_one(
                 outcome.fit_seconds = time.perf_counter() - start
                 bar.set_postfix_str("")
             outcome.card = picker.card()
+            outcome.thresholds = picker.thresholds(classes)  # fitting may set them
             tasks = [(picker, dataset_ref, run, classes) for run in missing]
             for index, ok, value in pool.map(pick_one_run, tasks):
                 run = missing[index]

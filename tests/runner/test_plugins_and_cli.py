@@ -12,8 +12,11 @@ import time
 import pytest
 
 from topcup_bench.errors import TopcupBenchError
-from topcup_bench.pickers import create_picker
+from topcup_bench.pickers import DEFAULT_PICKERS, create_picker
 from topcup_bench.testing import check_picker
+
+#: TopCUP parameters for tests: one small network, two training steps, 32³ windows.
+TINY_TOPCUP = "members=1;steps=2;backbone=resnet10;decoder_channels=32,16,16,8,8;roi=32;tta=false"
 
 PLUGIN = textwrap.dedent(
     '''
@@ -130,12 +133,18 @@ def _scores(path):
     return {e["picker"]: (e["score"], e["score_best"]) for e in results["results"]}
 
 
+#: The default pickers, with TopCUP shrunk (one small network, two steps) to keep tests fast.
+FAST_DEFAULTS = ",".join(p if p != "topcup" else "topcup:" + TINY_TOPCUP for p in DEFAULT_PICKERS)
+
+
 def test_run_command_with_default_pickers_on_tiny_phantom(tmp_path):
     """The README's main job on phantom:tiny: all default pickers, then a cached re-run."""
     args = [
         "run",
         "--dataset",
         "phantom:tiny",
+        "--pickers",
+        FAST_DEFAULTS,
         "--out",
         str(tmp_path / "out"),
         "--quiet",
@@ -146,7 +155,7 @@ def test_run_command_with_default_pickers_on_tiny_phantom(tmp_path):
     done = _run_cli(args, tmp_path / "cache", timeout=300)
     elapsed = time.perf_counter() - start
     assert done.returncode == 0, done.stderr
-    for picker in ("oracle", "random", "blob", "template", "forest"):
+    for picker in DEFAULT_PICKERS:
         assert picker in done.stdout
     first = _scores(tmp_path / "out" / "results.json")
     assert first["oracle"] == (1.0, 1.0) and first["random"][0] <= 0.1
@@ -195,3 +204,32 @@ def test_a_killed_run_resumes_from_the_cache_with_identical_results(tmp_path):
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert any(e["timings"]["cached_runs"] for e in results["results"])
     assert _scores(tmp_path / "out" / "results.json") == _scores(tmp_path / "ref" / "results.json")
+
+
+def test_run_writes_the_markdown_and_html_report_unless_told_not_to(tmp_path, capsys):
+    from html.parser import HTMLParser
+
+    from topcup_bench.cli import main
+
+    args = ["run", "--dataset", "phantom:tiny", "--pickers", "oracle,random", "--quiet"]
+    out = tmp_path / "out"
+    assert main([*args, "--bootstrap", "20", "--out", str(out)]) == 0
+    report = out / "report"
+    assert sorted(p.name for p in report.iterdir()) == ["figures", "report.html", "report.md"]
+    text = (report / "report.md").read_text()
+    assert "# Leaderboard: phantom:tiny (test split, 2 runs)" in text
+    assert "| 1 | oracle | 1.0000 [1.000, 1.000] | 1.0000 |" in text
+    assert "Missing data" not in text and "(figures/slices_0.png)" in text
+    images = []
+
+    class Images(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                images.append(dict(attrs)["src"])
+
+    Images().feed((report / "report.html").read_text())
+    assert len(images) == 7 and all(src.startswith("data:image/png;base64,") for src in images)
+    assert f"report: {report}/ (report.md, report.html)" in capsys.readouterr().out
+    quiet = tmp_path / "no-report"
+    assert main([*args, "--bootstrap", "20", "--out", str(quiet), "--no-report"]) == 0
+    assert (quiet / "results.json").is_file() and not (quiet / "report").exists()

@@ -11,10 +11,15 @@ from rich.console import Console
 
 from topcup_bench.benchmark_config import BenchmarkConfig, load_config
 from topcup_bench.executors import EXECUTORS
-from topcup_bench.pickers import parse_picker_spec
+from topcup_bench.pickers import parse_picker_spec, split_picker_list
+from topcup_bench.reports.report import write_report
 from topcup_bench.workflow import run_benchmark
 
-__all__ = ["run_command"]
+__all__ = ["run_command", "REPORT_FOLDER", "REPORT_FORMATS"]
+
+#: Where ``topcup-bench run`` writes its report inside ``--out``, and in which formats.
+REPORT_FOLDER = "report"
+REPORT_FORMATS = ("md", "html")
 
 
 @click.command("run")
@@ -72,6 +77,13 @@ __all__ = ["run_command"]
     help="Use each picker's default thresholds instead of its best thresholds on the train split.",
 )
 @click.option("--overwrite", is_flag=True, help="Replace results of another dataset in --out.")
+@click.option(
+    "--no-report",
+    "no_report",
+    is_flag=True,
+    default=False,
+    help="Skip the Markdown and HTML report (written to OUT/report/ by default).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run_command(
     dataset,
@@ -88,21 +100,23 @@ def run_command(
     no_cache,
     no_tune,
     overwrite,
+    no_report,
     quiet,
 ) -> None:
-    """Run pickers on a dataset and write results.json, leaderboard.md and the picks.
+    """Run pickers on a dataset and write results.json, leaderboard.md, the picks and a report.
 
     With no options: the embedded phantom benchmark (phantom:default, test split)
     and the default pickers.  Trainable pickers are trained on the train split,
     and each picker's operating point (per-class thresholds) is its best on the
     train split, so that the test split is scored out of sample.
     Picks are cached per (picker, run): an interrupted run resumes, a repeated
-    run is instant.
+    run is instant.  The Markdown and HTML report (leaderboard and figures, as
+    'topcup-bench report' writes them) goes to OUT/report/ unless --no-report.
     """
     config = load_config(config_path) if config_path else BenchmarkConfig()
     pickers = None
     if picker_specs:
-        pickers = tuple(parse_picker_spec(item) for item in picker_specs.split(",") if item.strip())
+        pickers = tuple(parse_picker_spec(item) for item in split_picker_list(picker_specs))
     config = config.with_overrides(
         dataset=dataset,
         pickers=pickers,
@@ -122,6 +136,10 @@ def run_command(
     console.print(summary.table)
     for line in summary.lines:
         console.print(line)
+    if not no_report:
+        folder = summary.out / REPORT_FOLDER
+        write_report([summary.out / "results.json"], folder, REPORT_FORMATS)
+        console.print(f"report: {folder}/ (report.md, report.html)", soft_wrap=True)
     if summary.failed:
         click.echo("failed pickers: " + json.dumps(summary.failed), err=True)
         raise SystemExit(1)

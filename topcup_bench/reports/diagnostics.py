@@ -52,7 +52,8 @@ def diagnostic_figures(
     """
     figures: dict[str, Path] = {}
     missing: list[str] = []
-    ok = [e for e in results["results"] if e["status"] == "ok"]
+    # in leaderboard order, so that each picker has the same colour as in the F-beta bars
+    ok = sorted((e for e in results["results"] if e["status"] == "ok"), key=lambda e: -e["score"])
     figures["Score against seconds per tomogram"] = _speed(
         ok, out_stem.with_name(out_stem.name + "_speed")
     )
@@ -187,5 +188,6 @@ def _speed(entries: list[dict[str, Any]], stem: Path) -> Path:
     ax.set_xlabel("seconds per tomogram (pick, median; log scale)")
     ax.set_ylabel("weighted F-beta (95% CI)")
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=7)
+    if entries:
+        ax.legend(fontsize=7)
     return save_figure(figure, stem)[0]

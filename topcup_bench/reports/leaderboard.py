@@ -3,7 +3,9 @@
 Rows are pickers sorted by score (failed pickers last); columns: the score at
 the picker's own thresholds with its bootstrap interval, the score at the best
 thresholds ("optimistic": chosen on the same runs), per-class F-beta (classes
-ordered by size; weight-0 classes marked), seconds per tomogram and status.
+ordered by size; weight-0 classes marked), precision and recall weighted like
+the score, TP/FP/FN summed over the classes, seconds per tomogram, the training
+budget and status.
 """
 
 from __future__ import annotations
@@ -22,7 +24,28 @@ __all__ = [
 
 
 def leaderboard_frame(results: dict[str, Any]) -> pd.DataFrame:
-    """Compute the leaderboard table of a results document (computed once, rendered many ways)."""
+    """Compute the leaderboard table of a results document (computed once, rendered many ways).
+
+    Parameters
+    ----------
+    results : dict
+        A results document (``results.json``, schema version 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per picker, best first (failed pickers last). Columns: ``rank``,
+        ``picker``, ``score``, ``ci_low``, ``ci_high`` (bootstrap 95 % interval),
+        ``score_best`` (optimistic), one F-beta column per class (by radius;
+        ``"<name> (w0)"`` for weight-0 classes), ``precision`` and ``recall``
+        (per-class values at the picker's own thresholds, weighted like the
+        score: ``sum(w_c * p_c) / sum(w_c)`` over all classes), ``tp``, ``fp``,
+        ``fn`` (summed over all classes, weight-0 included), ``s_per_tomogram``
+        (median pick seconds), ``fit_s``, ``training_budget`` (the card's
+        ``budget`` parameter; ``"fit"`` for a picker fitted, or trainable, without
+        one; ``"-"`` for untrained pickers), ``status`` and ``flags``. Values of failed
+        pickers are missing.
+    """
     classes = sorted(
         results["dataset"]["classes"].items(),
         key=lambda item: (item[1]["radius_angstrom"], item[0]),
@@ -40,19 +63,52 @@ def leaderboard_frame(results: dict[str, Any]) -> pd.DataFrame:
         for name, info in classes:
             label = f"{name} (w0)" if info["weight"] == 0 else name
             row[label] = entry["classes"][name]["fbeta"] if ok else None
+        row.update(_pooled(entry, classes) if ok else dict.fromkeys(_POOLED))
         timings = entry["timings"]
         row["s_per_tomogram"] = timings.get("pick_s_per_tomogram")
         row["fit_s"] = timings.get("fit_s")
+        row["training_budget"] = _budget(entry)
         row["status"] = entry["status"] if ok else f"failed: {entry.get('error')}"
         row["rule_differences"] = entry.get("rule_differences", 0) if ok else 0
         rows.append(row)
     frame = pd.DataFrame(rows)
+    frame[["tp", "fp", "fn"]] = frame[["tp", "fp", "fn"]].astype("Int64")  # counts stay integers
     frame["_failed"] = frame["score"].isna()
     frame = frame.sort_values(["_failed", "score"], ascending=[True, False], kind="stable")
     frame = frame.drop(columns="_failed").reset_index(drop=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     frame["flags"] = _flags(frame)
     return frame.drop(columns="rule_differences")
+
+
+_POOLED = ("precision", "recall", "tp", "fp", "fn")
+
+
+def _pooled(entry: dict[str, Any], classes: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Weighted precision and recall (as the score weights F-beta) and summed TP/FP/FN."""
+    per_class = [(entry["classes"][name], info["weight"]) for name, info in classes]
+    total_weight = sum(weight for _, weight in per_class)
+    pooled: dict[str, Any] = {}
+    for rate in ("precision", "recall"):
+        weighted = sum(counts[rate] * weight for counts, weight in per_class)
+        pooled[rate] = weighted / total_weight if total_weight > 0 else 0.0
+    for count in ("tp", "fp", "fn"):
+        pooled[count] = int(sum(counts[count] for counts, _ in per_class))
+    return pooled
+
+
+def _budget(entry: dict[str, Any]) -> str:
+    """The card's ``budget`` parameter; "fit" for a fitted (or trainable) picker without one.
+
+    A trainable picker whose picks all came from the cache was not fitted in
+    this run (no fit time) but its picks still come from a fitted model.
+    """
+    card = entry.get("card") or {}
+    budget = card.get("parameters", {}).get("budget")
+    if budget is not None:
+        return str(budget)
+    fitted = entry["timings"].get("fit_s") is not None or card.get("trainable", False)
+    return "fit" if fitted else "-"
 
 
 def _flags(frame: pd.DataFrame) -> list[str]:
@@ -83,8 +139,14 @@ def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         "score [95% CI]",
         "best-threshold score (optimistic)",
         *classes,
+        "weighted precision",
+        "weighted recall",
+        "TP",
+        "FP",
+        "FN",
         "s / tomogram",
         "fit s",
+        "training budget",
         "status",
         "flags",
     ]
@@ -102,8 +164,12 @@ def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
                 score,
                 best,
                 *(_number(row[c]) for c in classes),
+                _number(row["precision"]),
+                _number(row["recall"]),
+                *(_number(row[c], ".0f") for c in ("tp", "fp", "fn")),
                 _number(row["s_per_tomogram"], ".2f"),
                 _number(row["fit_s"], ".1f"),
+                row["training_budget"],
                 row["status"],
                 row["flags"],
             ]
@@ -119,8 +185,10 @@ _FIXED = {
     "ci_low",
     "ci_high",
     "score_best",
+    *_POOLED,
     "s_per_tomogram",
     "fit_s",
+    "training_budget",
     "status",
 }
 
@@ -137,7 +205,10 @@ def render_leaderboard_markdown(frame: pd.DataFrame, results: dict[str, Any]) ->
         f"Metric: F-beta (beta {metric['beta']:g}), rule {metric['rule']}, match radius "
         f"{metric['distance_multiplier']:g} x R, weighted over all classes; per-class columns are "
         "F-beta at each picker's own thresholds; (w0) marks weight-0 classes. The best-threshold "
-        "score chooses thresholds on the same runs (optimistic).",
+        "score chooses thresholds on the same runs (optimistic). Precision and recall are "
+        "weighted over the classes like the score; TP, FP and FN are summed over all classes "
+        "(own thresholds). Training budget: the picker's budget parameter, 'fit' for a trained "
+        "picker without one, '-' when untrained.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",

@@ -37,7 +37,7 @@ def to_csv(frame: pd.DataFrame) -> str:
 def to_json(frame: pd.DataFrame) -> str:
     """JSON list of row objects; missing values ``null``."""
     records = [
-        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        {k: (None if _missing(v) else v) for k, v in row.items()}
         for row in frame.to_dict(orient="records")
     ]
     return json.dumps(records, indent=2, default=str) + "\n"
@@ -118,11 +118,19 @@ def _html_table(frame: pd.DataFrame, identifier: str) -> str:
         "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
         for row in frame.itertuples(index=False)
     )
-    return f'<table id="{identifier}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return (
+        f'<div class="scroll"><table id="{identifier}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or pandas' NA (missing integer counts)."""
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
 def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "—"
     if isinstance(value, float):
         return f"{value:.4f}"
@@ -135,8 +143,8 @@ def _latex(text: Any) -> str:
 
 _CSS = (
     "body{font-family:sans-serif;margin:2em;max-width:1400px}"
-    "table{border-collapse:collapse;font-size:0.9em}"
-    "th,td{border-bottom:1px solid #ccc;padding:4px 8px;text-align:right}"
+    "table{border-collapse:collapse;font-size:0.8em}.scroll{overflow-x:auto}"
+    "th,td{border-bottom:1px solid #ccc;padding:3px 5px;text-align:right}"
     "th{cursor:pointer;background:#f3f3f3}td:nth-child(2),th:nth-child(2){text-align:left}"
     ".caption{color:#444}figure{margin:1em 0}img{max-width:100%}"
 )

@@ -1,4 +1,8 @@
-"""One report from one or more results files: a section per dataset and a combined view."""
+"""One report from one or more results files: a section per dataset and a combined view.
+
+Figures are PNG and SVG under ``OUT/figures`` (the central slices: PNG only),
+listed in ``report.md`` and embedded in the self-contained ``report.html``.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,15 @@ import pandas as pd
 from topcup_bench.datasets.atomic import atomic_output
 from topcup_bench.reports.diagnostics import diagnostic_figures
 from topcup_bench.reports.leaderboard import leaderboard_frame, render_leaderboard_markdown
-from topcup_bench.reports.plots import fbeta_bars, figure_data_uri, save_figure
+from topcup_bench.reports.plots import (
+    fbeta_bars,
+    figure_data_uri,
+    save_figure,
+    score_heatmap,
+    score_matrix,
+)
 from topcup_bench.reports.render import to_csv, to_html, to_json, to_latex
+from topcup_bench.reports.run_slices import run_slice_figure
 from topcup_bench.results import read_results
 
 __all__ = ["FORMATS", "write_report"]
@@ -27,11 +38,18 @@ def write_report(
     *,
     overwrite: bool = True,
 ) -> list[Path]:
-    """Write the report of ``results_paths`` into ``out``; return the files written."""
+    """Write the report of ``results_paths`` into ``out``; return the files written.
+
+    One section per results file (leaderboard, per-class F-beta bars, the
+    diagnostic figures and the central slices of the first scored run); with
+    several files a combined view (datasets × pickers score table and heatmap).
+    Figures whose data are missing are listed under "Missing data".
+    """
     documents = [(os.fspath(p), read_results(p)) for p in results_paths]
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
-    sections, frames, figures, written, notes = [], [], {}, [], []
+    sections, frames, figures, written, notes = [], {}, {}, [], []
+    labels = _row_labels(documents)
     for index, (path, results) in enumerate(documents):
         frame = leaderboard_frame(results)
         dataset = results["dataset"]
@@ -41,28 +59,42 @@ def write_report(
             "match radius 0.5 x R; per-class columns at each picker's own thresholds"
         )
         sections.append((heading, frame, caption, results))
-        frames.append(frame.assign(dataset=heading))
+        frames[labels[index]] = frame
         stem = out / "figures" / f"fbeta_{index}"
         written += save_figure(fbeta_bars(frame, heading), stem)
-        figures[f"Figure {index + 1}: per-class F-beta, {heading}"] = figure_data_uri(
-            stem.with_suffix(".png")
-        )
+        figures[f"Figure {index + 1}: per-class F-beta, {heading}"] = stem.with_suffix(".png")
         extra, missing = diagnostic_figures(
             results, Path(path).parent, out / "figures" / f"d{index}"
         )
-        for caption, png in extra.items():
-            figures[f"Figure {index + 1}: {caption}, {heading}"] = figure_data_uri(png)
+        for name, png in extra.items():
+            figures[f"Figure {index + 1}: {name}, {heading}"] = png
             written += [png, png.with_suffix(".svg")]
-        notes += [f"{heading}: {m}" for m in missing]
-    combined = pd.concat(frames, ignore_index=True)
+        png = out / "figures" / f"slices_{index}.png"
+        name, missing_slices = run_slice_figure(results, Path(path).parent, png)
+        if name is not None:
+            figures[f"Figure {index + 1}: {name}, {heading}"] = png
+            written.append(png)
+        notes += [f"{heading}: {m}" for m in [*missing, *missing_slices]]
+    matrix = score_matrix(frames)
+    if len(documents) > 1:
+        stem = out / "figures" / "heatmap"
+        written += save_figure(score_heatmap(matrix, "Weighted score, datasets × pickers"), stem)
+        figures = {_HEATMAP: stem.with_suffix(".png"), **figures}
+    combined = pd.concat(
+        [f.assign(dataset=s[0]) for f, s in zip(frames.values(), sections, strict=True)],
+        ignore_index=True,
+    )
+    uris = {caption: figure_data_uri(png) for caption, png in figures.items()}
+    tables = [(h, f, c) for h, f, c, _ in sections]
+    if len(documents) > 1:
+        tables.append((_COMBINED, matrix.reset_index(names="dataset"), _COMBINED_CAPTION))
     outputs = {
         "md": lambda: (
             "\n".join(render_leaderboard_markdown(f, r) for _, f, _, r in sections)
+            + (_markdown_combined(matrix) if len(documents) > 1 else "")
             + _markdown_figures(figures, out, notes)
         ),
-        "html": lambda: to_html(
-            [(h, f, c) for h, f, c, _ in sections], "topcup-bench report", figures, notes
-        ),
+        "html": lambda: to_html(tables, "topcup-bench report", uris, notes),
         "csv": lambda: to_csv(combined),
         "json": lambda: to_json(combined),
         "tex": lambda: "\n".join(
@@ -85,10 +117,51 @@ def write_report(
     return written
 
 
-def _markdown_figures(figures: dict[str, str], out: Path, notes: list[str]) -> str:
-    lines = ["", "## Figures", ""]
-    for caption in figures:
-        lines.append(f"- {caption} (figures/, PNG and SVG; embedded in report.html)")
+_COMBINED = "Combined view: weighted score, datasets × pickers"
+_COMBINED_CAPTION = (
+    "Weighted F-beta (beta 4) at each picker's own thresholds, one row per results file; "
+    "— where a picker failed or was not run."
+)
+_HEATMAP = "Combined view: weighted score of every picker on every dataset (heatmap)"
+
+
+def _row_labels(documents: list[tuple[str, dict]]) -> list[str]:
+    """One unique label per results file: its dataset, then its folder, then its position."""
+    headings = [
+        f"{r['dataset'].get('spec') or r['dataset'].get('name')} ({r['dataset']['split']})"
+        for _, r in documents
+    ]
+    labels = [
+        h if headings.count(h) == 1 else f"{h} {Path(p).parent.name}"
+        for h, (p, _) in zip(headings, documents, strict=True)
+    ]
+    return [
+        label if labels.count(label) == 1 else f"{label} #{i + 1}" for i, label in enumerate(labels)
+    ]
+
+
+def _markdown_combined(matrix: pd.DataFrame) -> str:
+    header = ["dataset", *map(str, matrix.columns)]
+    lines = ["", f"## {_COMBINED}", "", _COMBINED_CAPTION, ""]
+    lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for label, row in matrix.iterrows():
+        cells = ["—" if pd.isna(v) else f"{v:.4f}" for v in row]
+        lines.append("| " + " | ".join([str(label), *cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_figures(figures: dict[str, Path], out: Path, notes: list[str]) -> str:
+    lines = [
+        "",
+        "## Figures",
+        "",
+        "PNG under figures/ (SVG beside them), embedded in report.html.",
+        "",
+    ]
+    for caption, png in figures.items():
+        files = [png.relative_to(out).as_posix()]
+        files += ["SVG"] if png.with_suffix(".svg").is_file() else []
+        lines.append(f"- {caption} ({', '.join(files)})")
     if notes:
         lines += ["", "## Missing data", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"

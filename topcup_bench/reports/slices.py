@@ -78,6 +78,8 @@ def save_slice_figure(
         _draw_truth(ax, truth, catalogue, v, vertical, across, index)
         if picks is not None:
             _draw_picks(ax, picks, catalogue, v, vertical, across, index)
+        ax.set_xlim(extent[0], extent[1])  # circles cut at the volume's faces
+        ax.set_ylim(extent[2], extent[3])
         ax.set_xlabel("x (Å)")
         ax.set_ylabel(ylabel)
         ax.set_title(slice_title, fontsize=9)

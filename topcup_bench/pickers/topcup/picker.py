@@ -259,7 +259,13 @@ class TopCUPPicker(TrainablePicker):
 
     # ------------------------------------------------------------------ picking
     def thresholds(self, classes: ClassCatalogue) -> dict[str, float]:
-        """Median validated threshold over members where recorded, else ``threshold``."""
+        """Median validated threshold over members where recorded, else ``threshold``.
+
+        With ``weights`` the checkpoints are read here if ``fit`` has not run (a
+        cached run still reports the checkpoints' operating point).
+        """
+        if self.weights and not self._metadata:
+            self._load_weights()
         out = {}
         for c in classes:
             values = [
