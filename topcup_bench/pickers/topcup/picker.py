@@ -194,7 +194,7 @@ class TopCUPPicker(TrainablePicker):
                     dataset, subset, backbone=self.backbone, recipe=BUDGETS[self.budget],
                     seed=self.seed + index, device=None if self.device == "auto" else self.device,
                     out_dir=folder / f"member{index}", resume=True, keep_training_state=False,
-                    model_kwargs=self._model_kwargs(), steps=self.steps or None,
+                    model_kwargs=self._model_kwargs(), steps=self.steps or None, progress=None,
                 )  # fmt: skip
                 save_checkpoint(
                     final, result.inference_model, classes=dataset.classes.names,

@@ -192,7 +192,7 @@ def train_model(
     model_kwargs: dict[str, Any] | None = None,
     log_path: str | Path | None = None,
     keep_training_state: bool = True,
-    progress: bool = True,
+    progress: bool | None = True,
     **options: Any,
 ) -> TrainResult:
     """Train a TopCUP network on random crops of ``train_runs``.
@@ -229,8 +229,8 @@ def train_model(
         Step log CSV (default ``out_dir/log.csv``).
     keep_training_state : bool
         Keep ``last.pt`` (optimizer state, for resuming or extending) at the end.
-    progress : bool
-        Show a tqdm progress bar.
+    progress : bool or None
+        Show a tqdm progress bar (None: only when stderr is a terminal).
     **options
         Recipe overrides: ``steps`` (one epoch of that many steps), ``epochs``,
         ``steps_per_epoch``, ``batch_size`` (items of ``crops_per_item`` crops),
@@ -290,7 +290,8 @@ def train_model(
     autocast = cfg["amp"] == "bf16" or (cfg["amp"] == "auto" and dev.type == "cuda")
     log = _StepLog(log_path or (out / "log.csv" if out is not None else None), state.step)
     total = int(cfg["total_steps"])
-    bar = tqdm(total=total, initial=state.step, desc="train", disable=not progress, leave=False)
+    disable = None if progress is None else not progress  # None: only on a terminal
+    bar = tqdm(total=total, initial=state.step, desc="train", disable=disable, leave=False)
     try:
         for epoch in range(state.epoch, int(cfg["epochs"])):
             start, first = time.perf_counter(), len(state.losses)
