@@ -23,13 +23,8 @@ TINY = {
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TOPCUP_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-    from topcup_bench.datasets.catalog import open_dataset
-
-    yield open_dataset("phantom:tiny-easy?runs=3&test=1", progress=False)
-    mp.undo()
+def dataset(tiny_phantom):
+    return tiny_phantom
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +61,8 @@ def test_fit_trains_members_on_nested_subsets_and_picks(dataset, fitted):
     assert picks["particle_type"].isin(dataset.classes.names).all()
     assert (picks["score"] > fitted.min_score).all() and (picks["score"] <= 1).all()
     extent = np.array(tomogram.shape_zyx[::-1]) * tomogram.voxel_size_angstrom
-    assert ((picks[["x", "y", "z"]].to_numpy() >= 0) & (picks[["x", "y", "z"]] < extent)).all(None)
+    xyz = picks[["x", "y", "z"]].to_numpy()
+    assert ((xyz >= 0) & (xyz < extent)).all()
     # no validated thresholds were recorded: the picker's own threshold applies
     assert fitted.thresholds(dataset.classes) == dict.fromkeys(dataset.classes.names, 0.2)
 

@@ -23,13 +23,8 @@ TINY_RUN = dict(
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TOPCUP_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-    from topcup_bench.datasets.catalog import open_dataset
-
-    yield open_dataset("phantom:tiny-easy?runs=3&test=1", progress=False)
-    mp.undo()
+def dataset(tiny_phantom):
+    return tiny_phantom
 
 
 # ----------------------------------------------------------------------------- recipes
