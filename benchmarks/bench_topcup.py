@@ -103,17 +103,18 @@ class TopcupTrainStep:
     """One optimisation step (forward, multi-level loss, backward, Adam) of the resnet34 net.
 
     ``quick``: 1 item × 2 crops of 64³ (the CPU budgets); ``published``: 1 item × 4 crops
-    of 96³ (a sixteenth of the published batch of 16 items). Random crops and targets.
+    of 96³ (a sixteenth of the published batch of 16 items). Random crops and targets;
+    ``bf16``: the forward pass under CPU bf16 autocast (``amp="bf16"``).
     """
 
-    params = ["quick", "published"]
-    param_names = ["crops"]
+    params = (["quick", "published"], ["fp32", "bf16"])
+    param_names = ["crops", "precision"]
     timeout = 600
     number = 1
     repeat = 3
     warmup_time = 0
 
-    def setup(self, crops):
+    def setup(self, crops, precision):
         try:
             import torch
 
@@ -129,6 +130,7 @@ class TopcupTrainStep:
         self.images = torch.randn(n, 1, size, size, size)
         self.masks = (torch.rand(n, 6, size, size, size) > 0.999).float()
         self.weights = class_weights(6, 256.0)
+        self.autocast = precision == "bf16"
         self._step()  # warm the allocator and Adam state outside the timing
 
     def _step(self):
@@ -138,10 +140,12 @@ class TopcupTrainStep:
         def loss_fn(outputs, masks):
             return multilevel_loss(outputs, masks, self.weights, TOPCUP_LEVEL_WEIGHTS)
 
-        optimisation_step(self.model, self.optimizer, self.images, self.masks, loss_fn)
+        optimisation_step(
+            self.model, self.optimizer, self.images, self.masks, loss_fn, autocast=self.autocast
+        )
 
-    def time_train_step(self, crops):
+    def time_train_step(self, crops, precision):
         self._step()
 
-    def peakmem_train_step(self, crops):
+    def peakmem_train_step(self, crops, precision):
         self._step()
