@@ -127,13 +127,8 @@ def test_lr_schedules():
 
 
 @pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TOPCUP_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-    from topcup_bench.datasets.catalog import open_dataset
-
-    yield open_dataset("phantom:tiny-easy?runs=2&test=1", progress=False)
-    mp.undo()
+def tiny_dataset(tiny_phantom):
+    return tiny_phantom
 
 
 def test_training_is_deterministic_and_logs(tiny_dataset, tmp_path):
