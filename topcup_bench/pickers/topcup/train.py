@@ -29,8 +29,6 @@ used on CUDA (``amp="auto"``) or when asked (``amp="bf16"``); the loss is fp32.
 from __future__ import annotations
 
 import copy
-import csv
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -41,17 +39,23 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from topcup_bench.datasets.atomic import atomic_output
-from topcup_bench.errors import InputError, OutputExistsError
+from topcup_bench.errors import InputError
 from topcup_bench.pickers.topcup.augment import mixup
-from topcup_bench.pickers.topcup.checkpoint import save_checkpoint
 from topcup_bench.pickers.topcup.crops import CropSampler
 from topcup_bench.pickers.topcup.infer import default_device
 from topcup_bench.pickers.topcup.loader import training_batches
 from topcup_bench.pickers.topcup.loss import class_weights, multilevel_loss
 from topcup_bench.pickers.topcup.model import TopCUPNet, build_model
 from topcup_bench.pickers.topcup.recipes import RECIPES, lr_factor, resolve_config
-from topcup_bench.pickers.topcup.state_dicts import load_state_dict_checked, torch_load
+from topcup_bench.pickers.topcup.run_folder import (
+    RunState,
+    StepLog,
+    finish_run,
+    prepare_out_dir,
+    restore_run,
+    save_run_checkpoint,
+    write_json,
+)
 from topcup_bench.pickers.topcup.validation import (
     ValidationResult,
     check_disjoint_runs,
@@ -59,9 +63,6 @@ from topcup_bench.pickers.topcup.validation import (
 )
 
 __all__ = ["RECIPES", "TrainResult", "train_model", "lr_factor", "update_ema", "optimisation_step"]
-
-#: Configuration keys that may differ between a run and its resumption.
-_RESUME_FREE = {"device", "workers"}
 
 
 @dataclass
@@ -266,7 +267,7 @@ def train_model(
         classes=names, validate_weights=validate_weights, device=str(dev), workers=int(workers),
         model_kwargs=dict(model_kwargs or {}),
     )  # fmt: skip
-    out = _prepare_out_dir(out_dir, resume, overwrite)
+    out = prepare_out_dir(out_dir, resume, overwrite)
 
     sampler = CropSampler.from_dataset(
         dataset, train_runs, crop=int(cfg["crop"]), crops_per_item=int(cfg["crops_per_item"]),
@@ -276,11 +277,11 @@ def train_model(
     model = build_model(backbone, len(names), **cfg["model_kwargs"]).to(dev)
     ema = copy.deepcopy(model).requires_grad_(False) if cfg["ema_decay"] > 0 else None
     optimizer = torch.optim.Adam(model.parameters(), lr=float(cfg["lr"]), weight_decay=0.0)
-    state = _RunState()
+    state = RunState()
     if out is not None and resume and (out / "last.pt").is_file():
-        state = _restore(out / "last.pt", cfg, model, ema, optimizer, dev)
+        state = restore_run(out / "last.pt", cfg, model, ema, optimizer, dev)
     if out is not None:
-        _write_json(out / "config.json", cfg)
+        write_json(out / "config.json", cfg)
 
     weights = class_weights(len(names), cfg["particle_weight"]).to(dev)
 
@@ -288,7 +289,7 @@ def train_model(
         return multilevel_loss(outputs, masks, weights, cfg["level_weights"])
 
     autocast = cfg["amp"] == "bf16" or (cfg["amp"] == "auto" and dev.type == "cuda")
-    log = _StepLog(log_path or (out / "log.csv" if out is not None else None), state.step)
+    log = StepLog(log_path or (out / "log.csv" if out is not None else None), state.step)
     total = int(cfg["total_steps"])
     disable = None if progress is None else not progress  # None: only on a terminal
     bar = tqdm(total=total, initial=state.step, desc="train", disable=disable, leave=False)
@@ -346,12 +347,13 @@ def train_model(
                 if state.best is None or result.score > state.best["score"]:
                     state.best, state.best_epoch = result.to_dict(), epoch
                     if out is not None:
-                        _save(out / "best.pt", model, ema, dataset, cfg, state)
+                        save_run_checkpoint(out / "best.pt", model, ema, dataset, cfg, state)
             state.history.append(record)
             state.epoch = epoch + 1
             if out is not None:
-                _save(out / "last.pt", model, ema, dataset, cfg, state, optimizer=optimizer)
-                _write_json(out / "metrics.json", state.metrics())
+                last = out / "last.pt"
+                save_run_checkpoint(last, model, ema, dataset, cfg, state, optimizer=optimizer)
+                write_json(out / "metrics.json", state.metrics())
             bar.set_postfix_str(_epoch_summary(record))
     finally:
         bar.close()
@@ -361,169 +363,12 @@ def train_model(
         ema.eval()
     checkpoint = None
     if out is not None:
-        checkpoint = _finish(out, model, ema, dataset, cfg, state, keep_training_state)
+        checkpoint = finish_run(out, model, ema, dataset, cfg, state, keep_training_state)
     best = ValidationResult(**state.best) if state.best else None
     return TrainResult(
         model=model, ema_model=ema, losses=state.losses, lrs=state.lrs, config=cfg,
         history=state.history, best=best, best_epoch=state.best_epoch, checkpoint=checkpoint,
     )  # fmt: skip
-
-
-@dataclass
-class _RunState:
-    epoch: int = 0
-    step: int = 0
-    losses: list[float] = field(default_factory=list)
-    lrs: list[float] = field(default_factory=list)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best: dict[str, Any] | None = None
-    best_epoch: int | None = None
-
-    def record(self, loss: float, lr: float) -> None:
-        self.losses.append(loss)
-        self.lrs.append(lr)
-        self.step += 1
-
-    def metrics(self) -> dict[str, Any]:
-        return {
-            "epochs": self.history,
-            "best_epoch": self.best_epoch,
-            "best_validation": self.best,
-            "steps": self.step,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "epoch": self.epoch, "step": self.step, "losses": self.losses, "lrs": self.lrs,
-            "history_json": json.dumps(self.history), "best_json": json.dumps(self.best),
-            "best_epoch": self.best_epoch,
-        }  # fmt: skip
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> _RunState:
-        return cls(
-            epoch=int(data["epoch"]), step=int(data["step"]), losses=list(data["losses"]),
-            lrs=list(data["lrs"]), history=json.loads(data["history_json"]),
-            best=json.loads(data["best_json"]), best_epoch=data["best_epoch"],
-        )  # fmt: skip
-
-
-class _StepLog:
-    """Append-only CSV of steps; on resume rows after the restored step are dropped."""
-
-    def __init__(self, path: str | Path | None, restored_step: int) -> None:
-        self.file = self.writer = None
-        if path is None:
-            return
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        kept = []
-        if restored_step and path.is_file():
-            with open(path, newline="") as handle:
-                kept = [row for row in csv.reader(handle)][1 : restored_step + 1]
-        self.file = open(path, "w", newline="")  # noqa: SIM115
-        self.writer = csv.writer(self.file)
-        self.writer.writerow(["step", "epoch", "loss", "lr"])
-        self.writer.writerows(kept)
-
-    def write(self, step: int, epoch: int, loss: float, lr: float) -> None:
-        if self.writer is not None:
-            self.writer.writerow([step, epoch, f"{loss:.6g}", f"{lr:.6g}"])
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-
-
-def _prepare_out_dir(out_dir, resume: bool, overwrite: bool) -> Path | None:
-    if out_dir is None:
-        return None
-    out = Path(out_dir)
-    previous = [n for n in ("last.pt", "model.pt", "config.json") if (out / n).exists()]
-    if previous and not (resume or overwrite):
-        raise OutputExistsError(
-            f"{out} already holds a training run ({', '.join(previous)}); "
-            "pass resume=True (--resume) to continue it or overwrite=True (--overwrite)"
-        )
-    if overwrite and not resume:
-        for name in ("last.pt", "best.pt", "model.pt", "metrics.json", "log.csv"):
-            (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def _checkpoint_metadata(dataset, cfg: dict[str, Any], state: _RunState) -> dict[str, Any]:
-    best = state.best or {}
-    return dict(
-        classes=cfg["classes"],
-        radii_angstrom={c.name: c.radius_angstrom for c in dataset.classes},
-        voxel_size_angstrom=dataset.voxel_size_angstrom,
-        thresholds=best.get("thresholds"),
-        recipe={k: v for k, v in cfg.items() if k not in ("train_runs", "val_runs", "classes")},
-        split={"train": cfg["train_runs"], "val": cfg["val_runs"]},
-        validation_metric=(
-            {"score": best["score"], **{f"fbeta/{k}": v for k, v in best["fbeta"].items()},
-             "epoch": state.best_epoch}
-            if best else None
-        ),
-        validated_weights=cfg["validate_weights"],
-    )  # fmt: skip
-
-
-def _save(path, model, ema, dataset, cfg, state, *, optimizer=None) -> None:
-    training_state = None
-    if optimizer is not None:
-        training_state = {**state.to_dict(), "optimizer": optimizer.state_dict()}
-    save_checkpoint(
-        path, model, ema_model=ema, training_state=training_state, overwrite=True,
-        **_checkpoint_metadata(dataset, cfg, state),
-    )  # fmt: skip
-
-
-def _restore(path: Path, cfg, model, ema, optimizer, device) -> _RunState:
-    payload = torch_load(path, weights_only=True)
-    saved = payload["metadata"]["recipe"]
-    current = {k: v for k, v in cfg.items() if k not in ("train_runs", "val_runs", "classes")}
-    differ = sorted(
-        k
-        for k in set(saved) | set(current)
-        if k not in _RESUME_FREE and _jsonable(saved.get(k)) != _jsonable(current.get(k))
-    )
-    split = payload["metadata"]["split"]
-    if split != {"train": cfg["train_runs"], "val": cfg["val_runs"]}:
-        differ.append("train_runs/val_runs")
-    if payload["metadata"]["classes"] != cfg["classes"]:
-        differ.append("classes")
-    if differ:
-        detail = ", ".join(f"{k}: {saved.get(k)!r} -> {current.get(k)!r}" for k in differ[:6])
-        raise InputError(str(path), f"cannot resume with a different configuration ({detail})")
-    load_state_dict_checked(model, payload["state_dict"], str(path))
-    if ema is not None and payload.get("ema_state_dict") is not None:
-        load_state_dict_checked(ema, payload["ema_state_dict"], str(path) + " (EMA)")
-    optimizer.load_state_dict(payload["training_state"]["optimizer"])
-    model.to(device)
-    return _RunState.from_dict(payload["training_state"])
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def _finish(out: Path, model, ema, dataset, cfg, state, keep_training_state: bool) -> Path:
-    final = out / "model.pt"
-    if (out / "best.pt").is_file() and state.best is not None:
-        with atomic_output(final, overwrite=True) as temporary:
-            temporary.write_bytes((out / "best.pt").read_bytes())
-    else:
-        _save(final, model, ema, dataset, cfg, state)
-    if not keep_training_state:
-        (out / "last.pt").unlink(missing_ok=True)
-    return final
-
-
-def _write_json(path: Path, data: Any) -> None:
-    with atomic_output(path, overwrite=True) as temporary:
-        temporary.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def _epoch_summary(record: dict[str, Any]) -> str:
