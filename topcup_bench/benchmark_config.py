@@ -24,14 +24,16 @@ A TOML file may declare::
 
 from __future__ import annotations
 
+import numbers
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from topcup_bench.datasets.catalog import DEFAULT_DATASET
-from topcup_bench.errors import InputError, SchemaError, did_you_mean
+from topcup_bench.errors import InputError, SchemaError, did_you_mean, short_repr
 from topcup_bench.pickers import DEFAULT_PICKERS, parse_picker_spec
 
 if sys.version_info >= (3, 11):
@@ -61,9 +63,67 @@ class BenchmarkConfig:
     cache: bool = True
     tune_thresholds: bool = True
 
+    def __post_init__(self) -> None:
+        """Check every field's type (API callers get a clear error, not a late AttributeError).
+
+        Raises
+        ------
+        TypeError
+            A field of the wrong type, named with the value found.
+        InputError
+            A number out of range (``workers``, ``bootstrap`` >= 1, ``seed`` >= 0).
+        """
+        if isinstance(self.out, (str, os.PathLike)):
+            object.__setattr__(self, "out", Path(self.out))
+        else:
+            _wrong("out", "a folder path (str or pathlib.Path)", self.out)
+        object.__setattr__(self, "pickers", _checked_pickers(self.pickers))
+        for name in ("dataset", "split", "executor"):
+            if not isinstance(getattr(self, name), str):
+                _wrong(name, "a string", getattr(self, name))
+        if self.scheduler is not None and not isinstance(self.scheduler, str):
+            _wrong("scheduler", "a string or None", self.scheduler)
+        for name in ("write_copick", "cache", "tune_thresholds"):
+            if not isinstance(getattr(self, name), bool):
+                _wrong(name, "True or False", getattr(self, name))
+        for name, low in (("workers", 1), ("bootstrap", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                _wrong(name, f"an integer >= {low}", value)
+            if value < low:
+                raise InputError(
+                    f"BenchmarkConfig.{name} (--{name})", f"must be >= {low}, found {value!r}"
+                )
+
     def with_overrides(self, **overrides: Any) -> BenchmarkConfig:
         """A copy with the given (non-None) values replaced."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _wrong(name: str, expected: str, value: Any) -> None:
+    raise TypeError(
+        f"BenchmarkConfig.{name} must be {expected}, got {short_repr(value)} "
+        f"({type(value).__name__})"
+    )
+
+
+def _checked_pickers(pickers: Any) -> tuple[tuple[str, dict[str, Any]], ...]:
+    """``pickers`` as a tuple of ``(name, params)``; a bare name means no parameters."""
+    if isinstance(pickers, (str, bytes)) or not isinstance(pickers, (list, tuple)):
+        _wrong("pickers", "a sequence of (name, params) pairs", pickers)
+    checked = []
+    for item in pickers:
+        if isinstance(item, str):
+            item = (item, {})
+        if (
+            not isinstance(item, (list, tuple))
+            or len(item) != 2
+            or not isinstance(item[0], str)
+            or not isinstance(item[1], Mapping)
+        ):
+            _wrong("pickers", "a sequence of (name, params) pairs", item)
+        checked.append((item[0], dict(item[1])))
+    return tuple(checked)
 
 
 _SECTIONS = {
@@ -90,8 +150,10 @@ def load_config(path: str | os.PathLike[str]) -> BenchmarkConfig:
             document = tomllib.load(handle)
     except FileNotFoundError:
         raise InputError(source, "config file not found") from None
-    except tomllib.TOMLDecodeError as error:
-        raise SchemaError(source, f"not valid TOML ({error})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SchemaError(source, f"not valid TOML ({short_repr(str(error), 300)[1:-1]})") from None
+    except OSError as error:
+        raise InputError(source, f"cannot read the config file: {error.strerror}") from None
     values: dict[str, Any] = {}
     for section, content in document.items():
         if section == "pickers":
@@ -103,6 +165,8 @@ def load_config(path: str | os.PathLike[str]) -> BenchmarkConfig:
                 f"unknown section [{section}]; known: {sorted(_SECTIONS) + ['pickers']}"
                 + did_you_mean(section, list(_SECTIONS) + ["pickers"]),
             )
+        if not isinstance(content, dict):
+            raise SchemaError(source, f"[{section}] must be a table, found {short_repr(content)}")
         for key, value in content.items():
             if key not in _SECTIONS[section]:
                 raise SchemaError(
@@ -110,6 +174,7 @@ def load_config(path: str | os.PathLike[str]) -> BenchmarkConfig:
                     f"unknown key {key!r} in [{section}]; known: {sorted(_SECTIONS[section])}"
                     + did_you_mean(key, _SECTIONS[section]),
                 )
+            _check_type(section, key, value, source)
             values["dataset" if (section, key) == ("dataset", "spec") else key] = value
     if "out" in values:
         values["out"] = Path(values["out"])
@@ -118,9 +183,44 @@ def load_config(path: str | os.PathLike[str]) -> BenchmarkConfig:
     return BenchmarkConfig().with_overrides(**values)
 
 
+#: Expected TOML type of each key: (Python types, description, extra check or None).
+_INT = (int,)
+_TYPES: dict[str, tuple[tuple[type, ...], str, Any]] = {
+    "spec": ((str,), "a string", None),
+    "split": ((str,), "a string", None),
+    "executor": ((str,), "a string (serial, processes or dask)", None),
+    "workers": (_INT, "an integer >= 1", lambda v: v >= 1),
+    "scheduler": ((str,), "a string (a dask scheduler address, or empty)", None),
+    "out": ((str,), "a string (a folder path)", None),
+    "bootstrap": (_INT, "an integer >= 1", lambda v: v >= 1),
+    "seed": (_INT, "an integer >= 0", lambda v: v >= 0),
+    "write_copick": ((bool,), "true or false", None),
+    "cache": ((bool,), "true or false", None),
+    "tune_thresholds": ((bool,), "true or false", None),
+}
+
+
+def _check_type(section: str, key: str, value: Any, source: str) -> None:
+    """Refuse a value of the wrong TOML type, naming the file, the key and the value."""
+    if key not in _TYPES:
+        return
+    types, expected, extra = _TYPES[key]
+    wrong_bool = isinstance(value, bool) and bool not in types  # true is not an integer here
+    if wrong_bool or not isinstance(value, types) or (extra is not None and not extra(value)):
+        raise SchemaError(
+            source,
+            f"[{section}] {key} must be {expected}, found {short_repr(value)} "
+            f"({type(value).__name__})",
+        )
+
+
 def _pickers(content: Any, source: str) -> tuple[tuple[str, dict[str, Any]], ...]:
     if not isinstance(content, list):
-        raise SchemaError(source, "[[pickers]] must be an array of tables with 'name' and 'params'")
+        raise SchemaError(
+            source,
+            "pickers must be an array of tables [[pickers]] with 'name' and 'params' (or of "
+            f"strings), found {short_repr(content)} ({type(content).__name__})",
+        )
     pickers = []
     for index, item in enumerate(content):
         if isinstance(item, str):
@@ -131,5 +231,17 @@ def _pickers(content: Any, source: str) -> tuple[tuple[str, dict[str, Any]], ...
         extra = set(item) - {"name", "params"}
         if extra:
             raise SchemaError(source, f"pickers[{index}]: unknown keys {sorted(extra)}")
-        pickers.append((str(item["name"]), dict(item.get("params", {}))))
+        name, params = item["name"], item.get("params", {})
+        if not isinstance(name, str) or not name:
+            raise SchemaError(
+                source,
+                f"pickers[{index}].name must be a non-empty string, found {short_repr(name)}",
+            )
+        if not isinstance(params, dict):
+            raise SchemaError(
+                source,
+                f"pickers[{index}].params must be a table {{key = value}}, found "
+                f"{short_repr(params)} ({type(params).__name__})",
+            )
+        pickers.append((name, dict(params)))
     return tuple(pickers)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "TopcupBenchError",
@@ -25,6 +26,7 @@ __all__ = [
     "TopcupBenchWarning",
     "UnitsWarning",
     "did_you_mean",
+    "short_repr",
 ]
 
 
@@ -104,3 +106,19 @@ def did_you_mean(value: str, candidates: Iterable[str]) -> str:
     """
     matches = difflib.get_close_matches(str(value), [str(c) for c in candidates], n=1, cutoff=0.6)
     return f" Did you mean {matches[0]!r}?" if matches else ""
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters with the full length stated.
+
+    Messages quote the values they found; this keeps a megabyte of input out of them.
+
+    Examples
+    --------
+    >>> short_repr("abc")
+    "'abc'"
+    >>> short_repr("x" * 1000, limit=10)
+    "'xxxxxxxx... (1002 characters)"
+    """
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}... ({len(text)} characters)"

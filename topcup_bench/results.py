@@ -1,10 +1,11 @@
 """Versioned benchmark results with provenance, and their JSON round trip.
 
-``results.json`` (schema version 1)::
+``results.json`` (schema version 2)::
 
-    {"schema_version": 1,
+    {"schema_version": 2,
      "provenance": {package versions, python, platform, git commit, command, time},
-     "dataset": {identity, spec, split, runs, train_runs, classes: {name: {radius, weight}}},
+     "dataset": {identity: {..., digest}, source, spec, split, runs, train_runs, tune_runs,
+                 classes: {name: {radius, weight}}},
      "metric": {"rule", "beta", "distance_multiplier", "bootstrap": {...}},
      "results": [one entry per picker, see :func:`evaluate_outcome`]}
 
@@ -29,8 +30,10 @@ import pandas as pd
 
 from topcup_bench._version import __version__
 from topcup_bench.datasets.atomic import atomic_output
-from topcup_bench.errors import InputError, SchemaError
+from topcup_bench.errors import InputError, SchemaError, short_repr
 from topcup_bench.metrics import bootstrap_score, score_picks
+from topcup_bench.operating_points import apply_run_thresholds
+from topcup_bench.results_validation import validate_results
 from topcup_bench.runner import PickerOutcome
 from topcup_bench.types import ClassCatalogue
 
@@ -43,7 +46,7 @@ __all__ = [
     "provenance",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def evaluate_outcome(
@@ -61,9 +64,19 @@ def evaluate_outcome(
     dict
         ``picker``, ``card``, ``status``, ``error``, ``score``, ``score_interval``,
         ``score_best`` (optimistic: thresholds chosen on the same runs),
-        ``thresholds``, ``thresholds_best``, ``classes`` (per class counts and
+        ``thresholds``, ``threshold_source`` (how they were set),
+        ``thresholds_by_run`` and ``threshold_folds`` (cross-validated
+        thresholds only), ``thresholds_best``, ``classes`` (per class counts and
         rates at both operating points), ``n_picks``, ``rule_differences``,
-        ``timings``.
+        ``timings`` and ``dropped`` (``{"rows", "of", "runs": {name: rows}}``:
+        picks naming runs that were not scored, per run name as written).
+
+    Notes
+    -----
+    With cross-validated thresholds (``outcome.run_thresholds``) every run's
+    picks are kept at its fold's thresholds and scored together: the counts
+    per (run, class), the score and its bootstrap interval are those of the
+    held-out folds, pooled.
     """
     entry: dict[str, Any] = {
         "picker": outcome.card.name,
@@ -71,11 +84,23 @@ def evaluate_outcome(
         "status": outcome.status,
         "error": outcome.error,
         "timings": _timings(outcome),
+        "dropped": {
+            "rows": int(sum(outcome.dropped.values())),
+            "of": int(outcome.n_rows),
+            "runs": dict(outcome.dropped),
+        },
     }
     if outcome.status != "ok":
         return entry
     own = {k: v for k, v in outcome.thresholds.items() if math.isfinite(v)}
-    result = score_picks(truth, outcome.picks, classes=classes, thresholds=own or None)
+    if outcome.run_thresholds:
+        kept = apply_run_thresholds(outcome.picks, outcome.run_thresholds, own)
+        result = score_picks(truth, kept, classes=classes)
+        entry["thresholds_by_run"] = outcome.run_thresholds
+        entry["threshold_folds"] = outcome.folds
+        own = {}
+    else:
+        result = score_picks(truth, outcome.picks, classes=classes, thresholds=own or None)
     best = score_picks(truth, outcome.picks, classes=classes, thresholds="best")
     interval = bootstrap_score(result, n_resamples=n_resamples, seed=seed)
     entry.update(
@@ -122,32 +147,43 @@ def write_results(results: dict[str, Any], path: str | os.PathLike[str]) -> None
 
 
 def read_results(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a results file, checking its schema version.
+    """Read a results file, checking its schema version and its structure.
 
     Raises
     ------
     InputError
-        Missing or unreadable file, or a schema version this package does not know.
+        Missing or unreadable file.
+    SchemaError
+        Not JSON, a schema version this package does not know, or a missing or
+        mistyped field (the message names the file and the field, see
+        :func:`topcup_bench.results_validation.validate_results`).
     """
     source = os.fspath(path)
     try:
         results = json.loads(Path(source).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(source, "results file not found") from None
+    except UnicodeDecodeError:
+        raise SchemaError(source, "not a UTF-8 text file (expected results.json)") from None
+    except OSError as error:
+        raise InputError(source, f"cannot read the results file: {error.strerror}") from None
     except json.JSONDecodeError as error:
         raise SchemaError(source, f"not valid JSON ({error})") from None
     found = results.get("schema_version") if isinstance(results, dict) else None
     if found != SCHEMA_VERSION:
         raise SchemaError(
             source,
-            f"unknown results schema_version {found!r}; this topcup-bench {__version__} reads "
-            f"version {SCHEMA_VERSION}"
+            f"unknown results schema_version {short_repr(found)}; this topcup-bench "
+            f"{__version__} reads version {SCHEMA_VERSION}"
             + (
                 " (newer file: upgrade topcup-bench)"
                 if isinstance(found, int) and found > SCHEMA_VERSION
+                else " (older file: re-run topcup-bench run to rewrite it)"
+                if isinstance(found, int)
                 else ""
             ),
         )
+    validate_results(results, source)
     return results
 
 

@@ -4,19 +4,23 @@ For each picker: if every requested run's picks are cached, they are loaded
 and nothing is computed.  Otherwise the picker is prepared on the dataset,
 trained on the training runs if it is trainable, and the missing runs are
 picked on the executor; each run's picks are cached as soon as they arrive,
-so an interrupted run resumes where it stopped.  The cache key of a run is a
-hash of the picker (name, version, parameters, training runs), the dataset
-identity, the run name and the package version.
+so an interrupted run resumes where it stopped.  The cache key of a run hashes
+the picker (name, version, parameters, training runs) and the content of what
+its picks depend on (:mod:`topcup_bench.pick_cache`); cache entries are
+checksummed, and a corrupt one is reported and recomputed.
 
 A picker that raises, or returns a malformed table, is marked failed with a
-message naming it and the problem; the other pickers still run.
+message naming it and the problem; the other pickers still run.  Picks rows
+that name no requested run (returned for another experiment, or held by the
+picker and never placed: :meth:`Picker.unplaced_picks`) are dropped, counted
+per run name and announced with a warning; a picker none of whose rows name a
+requested run is marked failed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +29,10 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from topcup_bench._version import __version__
-from topcup_bench.datasets.atomic import atomic_output
 from topcup_bench.datasets.dataset import Dataset
-from topcup_bench.errors import TopcupBenchError
+from topcup_bench.errors import TopcupBenchError, TopcupBenchWarning
 from topcup_bench.executors import make_executor
+from topcup_bench.pick_cache import PickCache
 from topcup_bench.pickers.protocol import Picker, PickerCard, TrainablePicker
 from topcup_bench.types import SCORE_COLUMN, ClassCatalogue, empty_picks_table, validate_picks_table
 
@@ -51,12 +54,21 @@ class PickerOutcome:
     thresholds : dict of str to float
         The picker's own per-class operating point (keep ``score >``).
     threshold_source : str
-        Where ``thresholds`` came from (the picker, or tuning on training runs).
+        How the operating point was set (see :mod:`topcup_bench.operating_points`).
+    run_thresholds : dict of str to dict of str to float
+        Per-run thresholds when they differ by run (cross-validation); empty otherwise.
+    folds : list of list of str
+        The cross-validation folds of ``run_thresholds`` (empty without).
     fit_seconds : float or None
     pick_seconds : dict of str to float
         Wall time of ``pick`` per run.
     cached_runs : list of str
         Runs whose picks came from the cache.
+    dropped : dict of str to int
+        Picks rows dropped because they name no requested run, counted by the run
+        name as written (trailing spaces kept).
+    n_rows : int
+        All picks rows the picker produced, dropped ones included.
     """
 
     card: PickerCard
@@ -68,49 +80,10 @@ class PickerOutcome:
     pick_seconds: dict[str, float] = field(default_factory=dict)
     cached_runs: list[str] = field(default_factory=list)
     threshold_source: str = "picker default"
-
-
-class PickCache:
-    """Per-(picker, run) picks on disk: ``<root>/<picker>/<key>.csv`` plus a timing sidecar."""
-
-    def __init__(self, root: Path | None) -> None:
-        self.root = root
-
-    def key(self, picker: Picker, dataset: Dataset, run: str, train_runs: Sequence[str]) -> str:
-        identity = {
-            "picker": picker.name,
-            "version": picker.version,
-            "parameters": picker.parameters(),
-            "train_runs": list(train_runs) if isinstance(picker, TrainablePicker) else [],
-            "dataset": dataset.identity(),
-            "run": run,
-            "topcup_bench": __version__,
-        }
-        text = json.dumps(identity, sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-    def load(self, picker: Picker, key: str) -> tuple[pd.DataFrame, float] | None:
-        if self.root is None or not picker.cacheable:
-            return None
-        path = self._path(picker, key)
-        meta = path.with_suffix(".json")
-        if not (path.is_file() and meta.is_file()):
-            return None
-        table = pd.read_csv(path, dtype={"experiment": str, "particle_type": str})
-        return table, float(json.loads(meta.read_text())["pick_seconds"])
-
-    def store(self, picker: Picker, key: str, table: pd.DataFrame, seconds: float) -> None:
-        if self.root is None or not picker.cacheable:
-            return
-        path = self._path(picker, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(path, overwrite=True) as temporary:
-            table.to_csv(temporary, index=False)
-        with atomic_output(path.with_suffix(".json"), overwrite=True) as temporary:
-            temporary.write_text(json.dumps({"pick_seconds": seconds}))
-
-    def _path(self, picker: Picker, key: str) -> Path:
-        return self.root / picker.display_name / f"{key}.csv"
+    run_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    folds: list[list[str]] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    n_rows: int = 0
 
 
 def run_pickers(
@@ -149,8 +122,16 @@ def run_pickers(
     -------
     list of PickerOutcome
         In the order of ``pickers``.
+
+    Raises
+    ------
+    InputError
+        A tomogram of ``runs`` has a missing or truncated zarr chunk (checked
+        before any picker runs: ``ZarrChunkError`` names the run, array and chunk).
     """
     cache = PickCache(cache_root)
+    for run in runs:  # the data digests key the cache; computing them checks every zarr chunk
+        dataset.run_digest(run)  # (a missing or truncated chunk stops here, before any picker)
     dataset_ref: Any = getattr(dataset, "spec", None) if executor != "serial" else dataset
     if dataset_ref is None:
         dataset_ref = dataset
@@ -167,26 +148,30 @@ def _run_one(
     picker, dataset, dataset_ref, runs, train_runs, pool, cache, progress
 ) -> PickerOutcome:
     classes = dataset.classes
-    outcome = PickerOutcome(card=picker.card(), thresholds=picker.thresholds(classes))
-    keys = {run: cache.key(picker, dataset, run, train_runs) for run in runs}
+    outcome = PickerOutcome(card=_first_card(picker))
     tables: dict[str, pd.DataFrame] = {}
-    for run in runs:
-        hit = cache.load(picker, keys[run])
-        if hit is not None:
-            tables[run], outcome.pick_seconds[run] = hit
-            outcome.cached_runs.append(run)
-    missing = [run for run in runs if run not in tables]
-    bar = tqdm(
-        total=len(runs),
-        initial=len(runs) - len(missing),
-        desc=picker.display_name,
-        unit="run",
-        disable=not progress,
-        leave=False,
-    )
-    try:
+    bar = None
+    prepared = False
+    try:  # everything from here may fail for this picker only (a missing weights file, ...)
+        outcome.thresholds = picker.thresholds(classes)
+        keys = {run: cache.key(picker, dataset, run, train_runs) for run in runs}
+        for run in runs:
+            hit = cache.load(picker, keys[run])
+            if hit is not None:
+                tables[run], outcome.pick_seconds[run] = hit
+                outcome.cached_runs.append(run)
+        missing = [run for run in runs if run not in tables]
+        bar = tqdm(
+            total=len(runs),
+            initial=len(runs) - len(missing),
+            desc=picker.display_name,
+            unit="run",
+            disable=not progress,
+            leave=False,
+        )
         if missing:
             picker.prepare(dataset)
+            prepared = True
             if isinstance(picker, TrainablePicker):
                 bar.set_postfix_str(f"training on {len(train_runs)} runs")
                 start = time.perf_counter()
@@ -215,12 +200,91 @@ def _run_one(
             if isinstance(error, TopcupBenchError)
             else (f"picker {picker.display_name!r} failed: {type(error).__name__}: {error}")
         )
+        if picker.display_name not in outcome.error:
+            outcome.error = f"picker {picker.display_name!r}: {outcome.error}"
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     if outcome.status == "ok":
-        frames = [tables[run] for run in runs if len(tables[run])]
-        outcome.picks = pd.concat(frames, ignore_index=True) if frames else empty_picks_table()
+        _place_picks(outcome, picker, tables, runs, prepared)
     return outcome
+
+
+def _first_card(picker: Picker) -> PickerCard:
+    """The picker's card, or a minimal one when building it fails (the failure comes later)."""
+    try:
+        return picker.card()
+    except Exception:  # reported by the set-up that follows, with the picker marked failed
+        return PickerCard(name=picker.display_name, version=str(getattr(picker, "version", "?")))
+
+
+def _place_picks(
+    outcome: PickerOutcome,
+    picker: Picker,
+    tables: dict[str, pd.DataFrame],
+    runs: Sequence[str],
+    prepared: bool,
+) -> None:
+    """Keep each run's own rows; count (and warn about) rows that name no requested run.
+
+    Rows a picker returned for another experiment than the run it picked, and
+    rows a picker holds but could not place (:meth:`Picker.unplaced_picks`,
+    e.g. an ``external`` file naming other runs), are dropped and counted by
+    the run name as written.  A picker none of whose rows name a requested run
+    is marked failed.
+    """
+    dropped: dict[str, int] = {}
+    frames = []
+    for run in runs:
+        table = tables[run]
+        own = (table["experiment"] == run).to_numpy()
+        for name, count in table.loc[~own, "experiment"].value_counts(sort=False).items():
+            dropped[str(name)] = dropped.get(str(name), 0) + int(count)
+        if own.any():
+            frames.append(table.loc[own])
+    if prepared:
+        for name, count in (picker.unplaced_picks(runs) or {}).items():
+            dropped[str(name)] = dropped.get(str(name), 0) + int(count)
+    kept = sum(len(frame) for frame in frames)
+    outcome.dropped = dict(sorted(dropped.items()))
+    outcome.n_rows = kept + sum(dropped.values())
+    name = picker.display_name
+    if dropped and not kept:
+        outcome.status = "failed"
+        outcome.error = (
+            f"{name}: none of its {outcome.n_rows} picks name a scored run; its runs: "
+            f"{_names(dropped)}; scored runs: {_names(runs)}"
+        )
+        return
+    if dropped:
+        warnings.warn(
+            f"picker {name!r}: dropped {sum(dropped.values())} of its {outcome.n_rows} picks "
+            f"that name runs not scored here (rows per run name): {_counts(dropped)}",
+            TopcupBenchWarning,
+            stacklevel=3,
+        )
+    outcome.picks = (
+        pd.concat(frames, ignore_index=True).reset_index(drop=True)
+        if frames
+        else empty_picks_table()
+    )
+
+
+_SHOWN = 8  # run names shown in a message; the rest are counted
+
+
+def _names(names) -> str:
+    """``['TS_5_4 ', 'TS_6']`` (repr: trailing spaces visible), at most a few, then a count."""
+    names = list(names)
+    shown = repr(names[:_SHOWN])
+    return shown if len(names) <= _SHOWN else f"{shown[:-1]}, ... {len(names) - _SHOWN} more]"
+
+
+def _counts(dropped: dict[str, int]) -> str:
+    items = list(dropped.items())
+    shown = ", ".join(f"{name!r}: {count}" for name, count in items[:_SHOWN])
+    more = f", ... {len(items) - _SHOWN} more runs" if len(items) > _SHOWN else ""
+    return "{" + shown + more + "}"
 
 
 def pick_one_run(picker: Picker, dataset_ref: Any, run: str, classes: ClassCatalogue):
@@ -252,9 +316,6 @@ def _checked(table: Any, picker: Picker, run: str, classes: ClassCatalogue) -> p
     if len(table) == 0 and SCORE_COLUMN not in table.columns:
         table = table.assign(score=pd.Series(dtype=float))
     checked = validate_picks_table(table, source=source, classes=classes, require_score=True)
-    others = sorted(set(checked["experiment"]) - {run})
-    if others:
-        raise TopcupBenchError(f"{source}: picks name other experiments {others}")
     return checked[["experiment", "particle_type", "x", "y", "z", SCORE_COLUMN]].reset_index(
         drop=True
     )

@@ -130,6 +130,11 @@ class ClassCatalogue:
             return COMPETITION_CLASSES
         if isinstance(classes, ClassCatalogue):
             return classes
+        if isinstance(classes, (str, bytes)) or not isinstance(classes, Iterable):
+            raise TypeError(
+                "classes must be a ClassCatalogue or a list of ParticleClass, "
+                f"got {type(classes).__name__}"
+            )
         return cls(tuple(classes))
 
     @property
@@ -215,6 +220,10 @@ class Tomogram:
     voxel_size_angstrom: float
 
     def __post_init__(self) -> None:
+        if not isinstance(self.data, np.ndarray) and not hasattr(self.data, "ndim"):
+            raise TypeError(
+                f"Tomogram.data must be a 3-d array (z, y, x), got {type(self.data).__name__}"
+            )
         if self.data.ndim != 3:
             raise InputError(
                 f"tomogram {self.run!r}",

@@ -8,12 +8,18 @@ output folder::
     truth.csv           the ground truth of the scored runs (for the report's figures)
     leaderboard.md      the leaderboard
     picks/<picker>.csv  every picker's picks (Kaggle CSV with a score column)
+    report/             the report, when asked (report_formats)
+    .topcup-bench-manifest.json   the files above and their sha256 (topcup_bench.output_folder)
+
+The output folder is claimed, locked, checked before any picker runs, and
+written through a staging folder (:mod:`topcup_bench.output_folder`).
 """
 
 from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +28,17 @@ from typing import Any
 from rich.table import Table
 
 from topcup_bench.benchmark_config import BenchmarkConfig
-from topcup_bench.datasets import write_copick_picks, write_kaggle_csv
+from topcup_bench.copick_output import check_write_copick, write_outcome_to_copick
+from topcup_bench.datasets import write_kaggle_csv
 from topcup_bench.datasets.atomic import atomic_output
 from topcup_bench.datasets.catalog import cache_dir, open_dataset
-from topcup_bench.datasets.dataset import CopickDataset, Dataset
-from topcup_bench.errors import InputError, OutputExistsError, SchemaError
-from topcup_bench.metrics import best_thresholds, threshold_sweep
-from topcup_bench.pickers import create_picker
+from topcup_bench.datasets.dataset import Dataset
+from topcup_bench.errors import InputError, OutputExistsError, TopcupBenchWarning
+from topcup_bench.identity import same_dataset
+from topcup_bench.operating_points import choose_operating_points
+from topcup_bench.output_folder import OwnedFolder, claim_output_folder
+from topcup_bench.pickers.labels import check_picker_label
+from topcup_bench.pickers.unavailable import create_run_pickers
 from topcup_bench.reports.leaderboard import (
     leaderboard_frame,
     render_leaderboard_markdown,
@@ -37,12 +47,15 @@ from topcup_bench.reports.leaderboard import (
 from topcup_bench.results import (
     build_results,
     evaluate_outcome,
-    read_results,
     write_results,
 )
-from topcup_bench.runner import PickerOutcome, run_pickers
+from topcup_bench.runner import run_pickers
 
-__all__ = ["run_benchmark", "BenchmarkSummary"]
+__all__ = ["run_benchmark", "BenchmarkSummary", "REPORT_FOLDER", "REPORT_FORMATS"]
+
+#: Where ``topcup-bench run`` writes its report inside ``--out``, and its default formats.
+REPORT_FOLDER = "report"
+REPORT_FORMATS = ("md", "html")
 
 
 @dataclass
@@ -57,24 +70,58 @@ class BenchmarkSummary:
 
 
 def run_benchmark(
-    config: BenchmarkConfig, *, overwrite: bool = False, progress: bool = True
+    config: BenchmarkConfig,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    report_formats: Sequence[str] = (),
 ) -> BenchmarkSummary:
     """Run the benchmark described by ``config`` and write its outputs.
+
+    ``config.out`` is claimed first (:func:`topcup_bench.output_folder.claim_output_folder`):
+    it is locked for the whole run, and checked before any picker runs.  Every
+    output (and the report, in ``report_formats`` under ``OUT/report``) is
+    written into a staging folder and moved into ``config.out`` only when all
+    of it was written; files of the previous run that this run does not
+    produce are then removed.  A failing run leaves ``config.out`` as it was.
 
     Raises
     ------
     OutputExistsError
-        ``config.out`` holds results of another dataset and ``overwrite`` is False.
+        ``config.out`` is being written by another run, holds files topcup-bench
+        did not write, or holds results of another dataset, and ``overwrite``
+        is False; ``--write-copick`` would replace existing copick picks.
     InputError
-        Unknown dataset, split, picker or parameter.
+        Unknown dataset, split, picker or parameter; a picker label that is not
+        a plain name; ``--write-copick`` on a dataset that is not a copick
+        project or under its ground-truth user and session.
     """
+    if not isinstance(config, BenchmarkConfig):
+        raise TypeError(
+            f"run_benchmark: config must be a BenchmarkConfig (or load_config(path)), "
+            f"got {type(config).__name__}"
+        )
+    with claim_output_folder(config.out, command="run", overwrite=overwrite) as folder:
+        return _run_into(folder, config, overwrite, progress, report_formats)
+
+
+def _run_into(
+    folder: OwnedFolder,
+    config: BenchmarkConfig,
+    overwrite: bool,
+    progress: bool,
+    report_formats: Sequence[str],
+) -> BenchmarkSummary:
     started = time.perf_counter()
-    pickers = [create_picker(name, params) for name, params in config.pickers]
+    pickers = create_run_pickers(config.pickers)  # input errors stop here, before any work
     names = [p.display_name for p in pickers]
     if len(set(names)) != len(names):
         raise InputError("--pickers", f"picker names must be unique on a leaderboard: {names}")
     dataset = open_dataset(config.dataset, progress=progress)
-    _check_output_folder(config.out, dataset, overwrite)
+    _check_output_folder(folder, dataset, overwrite)
+    _check_labels(pickers)
+    if config.write_copick:
+        check_write_copick(dataset, names, dataset.split(config.split), overwrite)
     runs = dataset.split(config.split)
     train_runs = _train_runs(dataset, config.split)
     fit_runs, tune_runs = _fit_and_tune_runs(train_runs, runs, config.tune_thresholds)
@@ -89,16 +136,27 @@ def run_benchmark(
         cache_root=cache_dir() / "picks" if config.cache else None,
         progress=progress,
     )
-    if tune_runs:
-        tune_operating_points(outcomes, dataset, runs, tune_runs)
     truth = dataset.truth(runs)
+    without_truth = _runs_without_truth(truth, runs)
+    choose_operating_points(
+        outcomes,
+        truth,
+        dataset.classes,
+        runs,
+        tune_runs,
+        dataset.truth(tune_runs) if tune_runs else None,
+        tune=config.tune_thresholds,
+    )
     entries = [
         evaluate_outcome(o, truth, dataset.classes, n_resamples=config.bootstrap, seed=config.seed)
         for o in outcomes
     ]
     results = build_results(
         entries,
-        dataset=_dataset_record(dataset, config, runs, fit_runs, tune_runs),
+        dataset={
+            **_dataset_record(dataset, config, runs, fit_runs, tune_runs),
+            "runs_without_truth": without_truth,
+        },
         metric={
             "rule": "competition",
             "beta": 4.0,
@@ -111,7 +169,14 @@ def run_benchmark(
             "wall_s": time.perf_counter() - started,
         },
     )
-    _write_outputs(config, results, outcomes, dataset, truth)
+    _write_outputs(folder.staging, results, outcomes, truth)
+    if report_formats:
+        _write_report(folder.staging, config.out, report_formats)
+    if config.write_copick:
+        for outcome in outcomes:
+            if outcome.status == "ok":
+                write_outcome_to_copick(outcome, dataset, overwrite)
+    folder.commit()
     frame = leaderboard_frame(results)
     title = f"{config.dataset}: {config.split} split ({len(runs)} runs)"
     lines = [
@@ -129,27 +194,23 @@ def run_benchmark(
     )
 
 
-def tune_operating_points(
-    outcomes: list[PickerOutcome], dataset: Dataset, runs: Sequence[str], tune_runs: Sequence[str]
-) -> None:
-    """Set each picker's own thresholds to its best thresholds on the tuning runs.
+def _runs_without_truth(truth, runs: Sequence[str]) -> list[str]:
+    """Scored runs without any ground-truth pick (missing or empty truth files), with a warning.
 
-    The picks of the tuning runs are then dropped, so that the leaderboard
-    scores only ``runs``, at thresholds chosen without them: an out-of-sample
-    operating point, unlike the in-sample "best thresholds" score beside it.
+    Their picks cannot be scored (the metric drops picks of experiments absent
+    from the ground truth), so they are named rather than silently ignored.
     """
-    truth = dataset.truth(tune_runs)
-    for outcome in outcomes:
-        if outcome.status != "ok":
-            continue
-        on_train = outcome.picks["experiment"].isin(list(tune_runs)).to_numpy()
-        if len(truth) and on_train.any():
-            curves = threshold_sweep(truth, outcome.picks.loc[on_train], classes=dataset.classes)
-            outcome.thresholds = {**outcome.thresholds, **best_thresholds(curves)}
-            outcome.threshold_source = f"best on {len(tune_runs)} held-out train run(s)"
-        outcome.picks = outcome.picks.loc[~on_train].reset_index(drop=True)
-        outcome.pick_seconds = {run: s for run, s in outcome.pick_seconds.items() if run in runs}
-        outcome.cached_runs = [run for run in outcome.cached_runs if run in runs]
+    present = set(truth["experiment"]) if len(truth) else set()
+    missing = [run for run in runs if run not in present]
+    if missing:
+        warnings.warn(
+            f"{len(missing)} of {len(runs)} scored runs have no ground-truth picks (missing or "
+            f"empty truth file): {missing[:8]}{' ...' if len(missing) > 8 else ''}; picks on "
+            "them are not scored",
+            TopcupBenchWarning,
+            stacklevel=3,
+        )
+    return missing
 
 
 def _fit_and_tune_runs(
@@ -159,7 +220,10 @@ def _fit_and_tune_runs(
 
     The last third of the train split (at least one run) tunes the operating
     points and is never used for fitting; with a single train run (or
-    ``tune=False``, or train runs among the scored runs) nothing is tuned.
+    ``tune=False``, or train runs among the scored runs) no train run is held
+    out, and :func:`~topcup_bench.operating_points.choose_operating_points`
+    cross-validates the thresholds over the scored runs instead (unless
+    ``tune=False``).
     """
     train = tuple(train_runs)
     if not tune or len(train) < 2 or set(train) & set(runs):
@@ -177,8 +241,10 @@ def _train_runs(dataset: Dataset, split: str) -> tuple[str, ...]:
 
 
 def _dataset_record(dataset, config, runs, train_runs, tune_runs) -> dict[str, Any]:
+    """The results' ``dataset`` record: content identity, provenance, split and runs."""
     return {
-        **dataset.identity(),
+        "identity": dataset.identity(),
+        "source": dataset.provenance(),
         "spec": config.dataset,
         "split": config.split,
         "runs": list(runs),
@@ -191,36 +257,34 @@ def _dataset_record(dataset, config, runs, train_runs, tune_runs) -> dict[str, A
     }
 
 
-def _check_output_folder(out: Path, dataset: Dataset, overwrite: bool) -> None:
-    previous = out / "results.json"
-    if not previous.is_file() or overwrite:
-        if out.exists() and not out.is_dir():
-            raise InputError(str(out), "output path exists and is not a folder")
+def _check_output_folder(folder: OwnedFolder, dataset: Dataset, overwrite: bool) -> None:
+    """Refuse to replace results of another dataset (by identity digest) unless ``overwrite``."""
+    previous = folder.previous_file("results.json")
+    if previous is None or overwrite:
         return
     try:
-        recorded = read_results(previous)["dataset"]
-    except SchemaError:
-        recorded = {}
-    mine = {k: v for k, v in dataset.identity().items() if k != "runs"}
-    theirs = {k: recorded.get(k) for k in mine}
-    if mine != theirs:
+        recorded = json.loads(previous.read_text(encoding="utf-8")).get("dataset")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    mine = dataset.identity()
+    if not same_dataset(mine, recorded):
+        theirs = recorded.get("spec") if isinstance(recorded, dict) else None
         raise OutputExistsError(
-            f"{previous}: holds results of another dataset ({json.dumps(theirs, default=str)}); "
-            f"this run is {json.dumps(mine, default=str)}; pass --overwrite to replace them"
+            f"{previous}: holds results of another dataset ({theirs or 'unreadable record'}); "
+            f"this run is {getattr(dataset, 'spec', dataset.name)} (identity digest "
+            f"{str(mine.get('digest'))[:12]}); choose another --out or pass --overwrite "
+            "to replace them"
         )
 
 
-def _write_outputs(config: BenchmarkConfig, results, outcomes, dataset: Dataset, truth) -> None:
-    out = config.out
+def _write_outputs(out: Path, results, outcomes, truth) -> None:
+    """Write results.json, truth.csv, leaderboard.md and picks/<picker>.csv into ``out``."""
     (out / "picks").mkdir(parents=True, exist_ok=True)
     write_kaggle_csv(truth, out / "truth.csv", overwrite=True)
     for outcome in outcomes:
         if outcome.status == "ok":
-            write_kaggle_csv(
-                outcome.picks, out / "picks" / f"{outcome.card.name}.csv", overwrite=True
-            )
-            if config.write_copick:
-                _write_copick(outcome, dataset)
+            name = check_picker_label(outcome.card.name)
+            write_kaggle_csv(outcome.picks, out / "picks" / f"{name}.csv", overwrite=True)
     write_results(results, out / "results.json")
     with atomic_output(out / "leaderboard.md", overwrite=True) as temporary:
         temporary.write_text(
@@ -228,10 +292,14 @@ def _write_outputs(config: BenchmarkConfig, results, outcomes, dataset: Dataset,
         )
 
 
-def _write_copick(outcome, dataset: Dataset) -> None:
-    if not isinstance(dataset, CopickDataset):
-        raise InputError("--write-copick", f"the dataset {dataset.name!r} is not a copick project")
-    user = outcome.card.name.replace("_", "-")
-    write_copick_picks(
-        outcome.picks, dataset.config_path, user_id=user, session_id="0", overwrite=True
-    )
+def _write_report(staging: Path, out: Path, formats: Sequence[str]) -> None:
+    """The report of ``staging/results.json`` into ``staging/report``, naming ``out``."""
+    from topcup_bench.reports.report import render_report  # matplotlib: only when asked
+
+    results = staging / "results.json"
+    render_report([results], staging / REPORT_FOLDER, formats, shown_paths=[out / "results.json"])
+
+
+def _check_labels(pickers) -> None:
+    for picker in pickers:
+        check_picker_label(picker.display_name)

@@ -140,6 +140,7 @@ def _hand_made_results():
                 "status": "ok",
                 "score": 0.9,
                 "score_best": 0.95,
+                "threshold_source": "5-fold cross-validation over runs",
                 "score_interval": {"low": 0.8, "high": 1.0},
                 "classes": {
                     "ribosome": _counts(3, 1, 1, 0.9),  # P 0.75, R 0.75
@@ -174,6 +175,7 @@ def test_leaderboard_frame_of_a_hand_made_results_file():
             "s_per_tomogram": [3.0, 1.0, nan],
             "fit_s": [10.0, nan, 4.0],
             "training_budget": ["quick", "-", "fit"],
+            "thresholds": ["5-fold cross-validation over runs", "picker default", None],
             "status": ["ok", "ok", "failed: boom"],
             "flags": ["", "", ""],  # [0.4, 0.6] and [0.8, 1.0] do not overlap
         }
@@ -195,14 +197,17 @@ def test_markdown_leaderboard_shows_the_new_columns():
     text = render_leaderboard_markdown(leaderboard_frame(results), results)
     header = next(line for line in text.splitlines() if line.startswith("| rank"))
     assert "| weighted precision | weighted recall | TP | FP | FN |" in header
-    assert "| fit s | training budget | status |" in header
-    assert "| 0.7500 | 0.7500 | 3 | 5 | 5 | 3.00 | 10.0 | quick | ok |" in text
-    assert "| — | — | — | — | — | — | 4.0 | fit | failed: boom |" in text
+    assert "| fit s | training budget | thresholds | status |" in header
+    assert (
+        "| 0.7500 | 0.7500 | 3 | 5 | 5 | 3.00 | 10.0 | quick | 5-fold cross-validation over runs "
+        "| ok |" in text
+    )
+    assert "| — | — | — | — | — | — | 4.0 | fit | — | failed: boom |" in text
 
 
 def test_report_rejects_unknown_formats(results_path, tmp_path):
     assert main(["report", str(results_path), "--format", "pdf", "--out", str(tmp_path)]) == 2
-    assert read_results(results_path)["schema_version"] == 1
+    assert read_results(results_path)["schema_version"] == 2
 
 
 def test_report_says_what_is_missing(results_path, tmp_path):

@@ -13,6 +13,7 @@ import zarr
 
 from topcup_bench.datasets.dataset import CopickDataset
 from topcup_bench.datasets.kaggle_layout import KaggleDataset
+from topcup_bench.datasets.zarr_integrity import ZarrChunkError
 from topcup_bench.errors import CopickSourceError, InputError, SchemaError, UnknownParticleError
 from topcup_bench.types import COMPETITION_CLASSES
 
@@ -160,7 +161,8 @@ def test_corrupt_zarr_is_reported_with_its_path(copick_config):
     assert chunks
     for chunk in chunks:
         chunk.write_bytes(b"garbage")
-    with pytest.raises(CopickSourceError, match="cannot read tomogram 'denoised'"):
+    # checked before decoding: the error names the run, the array and the chunk
+    with pytest.raises(ZarrChunkError, match="run 'TS_5_4', array .*denoised.zarr/0, chunk '0"):
         CopickDataset(copick_config).tomogram("TS_5_4")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,8 +22,12 @@ def test_star_round_trip(tmp_path, picks_table):
     path = tmp_path / "picks.star"
     write_picks(picks_table, str(path), pixel_size_angstrom=2.0)
     pd.testing.assert_frame_equal(read_picks(path), picks_table, check_exact=False, rtol=1e-13)
-    table = read_picks(path, pixel_size_angstrom=1.0, experiment="TS_1", particle_type="ribosome")
+    table = read_picks(path, pixel_size_angstrom=2.0, experiment="TS_1", particle_type="ribosome")
     assert set(table["experiment"]) == {"TS_1"}
+    with pytest.raises(InputError, match="--pixel-size 1 Å disagrees"):
+        read_picks(path, pixel_size_angstrom=1.0)
+    halved = read_picks(path, pixel_size_angstrom=1.0, pixel_size_override=True)
+    np.testing.assert_allclose(halved["x"], picks_table["x"] / 2)
 
 
 def test_copick_round_trip(make_copick_project, picks_table):

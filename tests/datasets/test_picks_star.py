@@ -43,14 +43,30 @@ def test_pixel_size_column_tomo_name_and_particle_name(tmp_path):
     assert "score" not in table.columns
 
 
-def test_pixel_size_argument_takes_precedence(tmp_path):
+def test_pixel_size_argument_overrides_the_file_only_when_asked(tmp_path):
     path = star(
         tmp_path,
         loop("particles", [*COORDS, "rlnTomoName", "rlnImagePixelSize"], [[1, 2, 3, "a", 99]]),
     )
-    table = read_picks_star(path, pixel_size_angstrom=10.0, particle_type="ribosome")
+    with pytest.raises(InputError, match=r"--pixel-size 10 Å disagrees .* \(99 Å\)") as caught:
+        read_picks_star(path, pixel_size_angstrom=10.0, particle_type="ribosome")
+    assert str(path) in str(caught.value) and "--override-pixel-size" in str(caught.value)
+    table = read_picks_star(
+        path, pixel_size_angstrom=10.0, particle_type="ribosome", pixel_size_override=True
+    )
     assert table[["x", "y", "z"]].to_numpy().tolist() == [[10, 20, 30]]
     assert table["particle_type"].tolist() == ["ribosome"]
+
+
+@pytest.mark.parametrize("given", [99.0, 99.05])  # within a relative 1e-3: the same size
+def test_pixel_size_argument_agreeing_with_the_file_is_accepted(tmp_path, given):
+    path = star(
+        tmp_path,
+        loop("optics", ["rlnOpticsGroup", "rlnImagePixelSize"], [[1, 99.0]]),
+        loop("particles", [*COORDS, "rlnTomoName", "rlnOpticsGroup"], [[1, 2, 3, "a", 1]]),
+    )
+    table = read_picks_star(path, pixel_size_angstrom=given, particle_type="ribosome")
+    assert table["x"].tolist() == [given]
 
 
 @pytest.mark.parametrize("column", ["rlnImagePixelSize", "rlnDetectorPixelSize", "rlnPixelSize"])
@@ -119,7 +135,7 @@ def test_bad_pixel_size_argument(tmp_path, value):
     path = star(tmp_path, loop("particles", [*COORDS, "rlnTomoName"], [[1, 2, 3, "a"]]))
     with pytest.raises(InputError) as caught:
         read_picks_star(path, pixel_size_angstrom=value, particle_type="ribosome")
-    assert str(path) in str(caught.value) and "pixel_size_angstrom" in str(caught.value)
+    assert str(path) in str(caught.value) and "--pixel-size" in str(caught.value)
 
 
 def test_bad_pixel_size_column(tmp_path):
@@ -312,7 +328,10 @@ def test_round_trip_without_score(tmp_path, picks_table):
 def test_writer_converts_to_pixels(tmp_path, picks_table):
     path = tmp_path / "out.star"
     write_picks_star(picks_table.iloc[:1], path, pixel_size_angstrom=0.5)
-    back = read_picks_star(path, pixel_size_angstrom=1.0)
+    assert read_picks_star(path).equals(read_picks_star(path, pixel_size_angstrom=0.5))
+    with pytest.raises(InputError, match="disagrees"):  # the file states 0.5 Å
+        read_picks_star(path, pixel_size_angstrom=1.0)
+    back = read_picks_star(path, pixel_size_angstrom=1.0, pixel_size_override=True)
     assert back[["x", "y", "z"]].to_numpy().tolist() == [[201.0, 400.5, 600.0]]
 
 

@@ -100,7 +100,7 @@ def test_run_benchmark_writes_versioned_results(tmp_path):
     )
     summary = run_benchmark(config, progress=False)
     results = read_results(tmp_path / "out" / "results.json")
-    assert results["schema_version"] == 1
+    assert results["schema_version"] == 2
     assert results["dataset"]["split"] == "test" and results["dataset"]["runs"] == [
         "TS_001",
         "TS_002",
@@ -211,7 +211,8 @@ def test_operating_points_are_tuned_on_the_train_split(tmp_path):
     untuned = run_benchmark(
         config.with_overrides(tune_thresholds=False, out=tmp_path / "u"), progress=False
     ).results["results"][0]
-    assert untuned["threshold_source"] == "picker default" and untuned["thresholds"] is None
+    assert untuned["threshold_source"] == "picker default (--no-tune-thresholds)"
+    assert untuned["thresholds"] is None
 
 
 def test_external_picks_are_never_cached(dataset, tmp_path, cache):

@@ -1,11 +1,24 @@
 """The ``topcup-bench`` command line: one file per subcommand, each a thin shell.
 
-Exit status: 0 on success, 2 for bad input or usage (the message names the
-file, field and value), 1 for an unexpected failure.
+Exit status:
+
+- 0 on success;
+- 1 for a finding (``compare`` found a regression, a picker failed in ``run``)
+  and for an unexpected failure: one line ``error: unexpected ...`` asking for
+  a report (set ``TOPCUP_BENCH_DEBUG=1`` to see the Python traceback);
+- 2 when the command could not do its job: bad input or usage (the message
+  names the file or flag, the field and the value), an output it refuses to
+  overwrite, and the machine refusing: disk full, read-only or forbidden
+  output (one line ``error: cannot write PATH: No space left on device``),
+  or memory exhausted.
+
+No Python traceback reaches the user unless ``TOPCUP_BENCH_DEBUG=1`` is set.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 import warnings
 
@@ -19,11 +32,17 @@ from topcup_bench.cli.report import report_command
 from topcup_bench.cli.run import run_command
 from topcup_bench.cli.score import score_command
 from topcup_bench.cli.train import train_command
-from topcup_bench.errors import TopcupBenchError, TopcupBenchWarning
+from topcup_bench.errors import TopcupBenchError, TopcupBenchWarning, short_repr
 
 __all__ = ["main", "cli"]
 
 INPUT_ERROR_EXIT = 2
+UNEXPECTED_EXIT = 1
+#: Environment variable that lets unexpected errors show their traceback.
+DEBUG_VARIABLE = "TOPCUP_BENCH_DEBUG"
+
+#: errno values that mean "this output cannot be written here".
+_WRITE_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,7 +91,48 @@ def _run(argv: list[str] | None) -> int:
         return error.exit_code
     except SystemExit as exit_:  # --help and --version
         return int(exit_.code or 0)
+    except OSError as error:
+        if _debug():
+            raise
+        click.echo(f"error: {_os_message(error)}", err=True)
+        return INPUT_ERROR_EXIT
+    except MemoryError as error:
+        if _debug():
+            raise
+        detail = short_repr(str(error), 200)[1:-1] if str(error) else "no detail"
+        click.echo(
+            f"error: out of memory ({detail}); use a smaller input, preset or --bootstrap, "
+            "or fewer --workers",
+            err=True,
+        )
+        return INPUT_ERROR_EXIT
+    except Exception as error:  # the last line of defence: no traceback
+        if _debug():
+            raise
+        click.echo(
+            f"error: unexpected {type(error).__name__}: {short_repr(str(error), 300)[1:-1]} "
+            f"(please report; run with {DEBUG_VARIABLE}=1 for the traceback)",
+            err=True,
+        )
+        return UNEXPECTED_EXIT
     return status if isinstance(status, int) else 0
+
+
+def _debug() -> bool:
+    return os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0")
+
+
+def _os_message(error: OSError) -> str:
+    """One line: ``cannot write PATH: No space left on device`` (or read, or access)."""
+    reason = error.strerror or str(error) or type(error).__name__
+    path = error.filename if error.filename is not None else error.filename2
+    if path is None:
+        return f"{reason} ({type(error).__name__})"
+    if error.errno in _WRITE_ERRORS:
+        return f"cannot write {os.fsdecode(path)}: {reason}"
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot access {os.fsdecode(path)}: {reason} (check the permissions)"
+    return f"{os.fsdecode(path)}: {reason}"
 
 
 def entry_point() -> None:

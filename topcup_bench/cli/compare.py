@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from topcup_bench.reports.compare import compare_results
+from topcup_bench.reports.compare import check_gate_options, compare_results
 from topcup_bench.results import read_results
 
 __all__ = ["compare_command"]
@@ -40,9 +40,15 @@ def compare_command(base, new, score_tolerance, time_ratio, use_interval) -> Non
     """Compare two results.json files of the same dataset.
 
     Prints a per-picker, per-class table of differences.  Exit status 1 when a
-    picker's score dropped beyond the tolerance (or the interval), a picker became
-    slower than the ratio, or a picker failed or disappeared; 0 otherwise.
+    picker's score dropped beyond the tolerance (or the interval), its score is
+    missing or not a number, a picker became slower than the ratio, or a picker
+    failed or disappeared; 0 otherwise.  Exit status 2 when the files cannot be
+    compared: malformed (the message names the file and the field), of different
+    datasets (content digest, split or runs), scored with different metric
+    parameters (rule, beta, distance multiplier), or a tolerance or ratio that
+    is NaN, infinite or out of range.
     """
+    check_gate_options(score_tolerance, time_ratio, names=("--score-tolerance", "--time-ratio"))
     comparison = compare_results(
         read_results(base),
         read_results(new),

@@ -10,6 +10,7 @@ import click
 
 from topcup_bench.datasets.catalog import PHANTOM_DATASETS
 from topcup_bench.datasets.dataset import CopickDataset
+from topcup_bench.datasets.phantom.preset_checks import check_preset_fits
 from topcup_bench.datasets.phantom.presets import PhantomPreset, list_presets, resolve_preset
 from topcup_bench.datasets.phantom.project import PhantomProjectSpec, write_phantom_project
 from topcup_bench.errors import InputError
@@ -65,7 +66,13 @@ def _knobs_epilog() -> str:
     show_default=True,
     help="The last N runs form the test split.",
 )
-@click.option("--seed", type=int, default=_DEFAULT.seed, show_default=True, help="Project seed.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=_DEFAULT.seed,
+    show_default=True,
+    help="Project seed (>= 0).",
+)
 @click.option(
     "--flavours", help="Comma-separated tomogram types: denoised, wbp [default: the preset's]."
 )
@@ -111,6 +118,7 @@ def phantom_command(
         n_test=min(n_test, n_runs - 1),
         flavours=tuple(flavours.split(",")) if flavours else (),
     )
+    check_preset_fits(chosen, len(spec.flavours))  # refuse before creating anything
     config = write_phantom_project(out_dir, spec, overwrite=overwrite, workers=workers)
     dataset = CopickDataset(config, tomo_type=spec.flavours[0])
     truth = dataset.truth()

@@ -19,7 +19,10 @@ __all__ = ["report_command"]
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("topcup-bench-report"),
     show_default=True,
-    help="Output folder.",
+    help="Output folder. It must be empty, missing, or written by an earlier "
+    "'topcup-bench report' (tracked by OUT/.topcup-bench-manifest.json); files of that "
+    "report which this one does not produce are removed. The report is staged and moved "
+    "in when complete; one command at a time per folder.",
 )
 @click.option(
     "--format",
@@ -28,7 +31,13 @@ __all__ = ["report_command"]
     show_default=True,
     help="Comma-separated: md, html, csv, json, tex.",
 )
-def report_command(results, out, formats) -> None:
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Accept an --out holding files topcup-bench did not write, or another command's "
+    "output: those at the paths the report writes are replaced, the others are left untouched.",
+)
+def report_command(results, out, formats, overwrite) -> None:
     """Write a report of one or more results.json files (several datasets or versions).
 
     One section per results file and a combined table; figures as PNG and SVG
@@ -38,5 +47,5 @@ def report_command(results, out, formats) -> None:
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown:
         raise InputError("--format", f"unknown format(s) {unknown}; choose from {list(FORMATS)}")
-    for path in write_report(results, out, chosen):
+    for path in write_report(results, out, chosen, overwrite=overwrite):
         click.echo(str(path))

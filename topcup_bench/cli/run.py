@@ -12,14 +12,9 @@ from rich.console import Console
 from topcup_bench.benchmark_config import BenchmarkConfig, load_config
 from topcup_bench.executors import EXECUTORS
 from topcup_bench.pickers import parse_picker_spec, split_picker_list
-from topcup_bench.reports.report import write_report
-from topcup_bench.workflow import run_benchmark
+from topcup_bench.workflow import REPORT_FOLDER, REPORT_FORMATS, run_benchmark
 
 __all__ = ["run_command", "REPORT_FOLDER", "REPORT_FORMATS"]
-
-#: Where ``topcup-bench run`` writes its report inside ``--out``, and in which formats.
-REPORT_FOLDER = "report"
-REPORT_FORMATS = ("md", "html")
 
 
 @click.command("run")
@@ -32,13 +27,18 @@ REPORT_FORMATS = ("md", "html")
     "--pickers",
     "picker_specs",
     help="Comma-separated pickers, each NAME or NAME:key=value;key=value "
-    "[default: oracle,random,blob,template,forest]. See 'topcup-bench list pickers'.",
+    "[default: oracle,random,blob,template,forest]. See 'topcup-bench list pickers'. "
+    "A label (label=NAME) is a plain name: letters, digits, '_', '-', '.', '+'.",
 )
 @click.option("--split", help="Runs to pick on: test (default), train or all.")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder [default: topcup-bench-results].",
+    help="Output folder [default: topcup-bench-results]. It must be empty, missing, or "
+    "written by an earlier 'topcup-bench run' of the same dataset (tracked by "
+    "OUT/.topcup-bench-manifest.json); files of that run which this run does not produce "
+    "are removed. Outputs are staged and moved in only when the run succeeded; one run "
+    "at a time per folder.",
 )
 @click.option(
     "--executor", type=click.Choice(EXECUTORS), help="serial (default), processes or dask."
@@ -55,12 +55,17 @@ REPORT_FORMATS = ("md", "html")
 @click.option(
     "--bootstrap", type=click.IntRange(min=1), help="Bootstrap resamples [default: 1000]."
 )
-@click.option("--seed", type=int, help="Seed of the bootstrap [default: 0].")
+@click.option(
+    "--seed", type=click.IntRange(min=0), help="Seed of the bootstrap (>= 0) [default: 0]."
+)
 @click.option(
     "--write-copick",
     is_flag=True,
     default=None,
-    help="Also write each picker's picks into the copick project (user = picker name).",
+    help="Also write each picker's picks into the copick project (user = picker label with "
+    "'_' written as '-', session 0); checked before any picker runs: refused for a dataset "
+    "that is not a copick project, for the ground truth's user and session, and over "
+    "existing picks unless --overwrite.",
 )
 @click.option(
     "--no-cache",
@@ -74,9 +79,17 @@ REPORT_FORMATS = ("md", "html")
     "no_tune",
     is_flag=True,
     default=False,
-    help="Use each picker's default thresholds instead of its best thresholds on the train split.",
+    help="Use each picker's default thresholds instead of choosing them out of sample "
+    "(best on held-out train runs, or cross-validated over the scored runs).",
 )
-@click.option("--overwrite", is_flag=True, help="Replace results of another dataset in --out.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Accept an --out holding results of another dataset, the output of another command, "
+    "or files topcup-bench did not write: those at the paths this run writes are replaced, "
+    "the others are left untouched. With --write-copick: replace existing picks of the "
+    "pickers' copick users (never the ground truth's).",
+)
 @click.option(
     "--no-report",
     "no_report",
@@ -107,11 +120,22 @@ def run_command(
 
     With no options: the embedded phantom benchmark (phantom:default, test split)
     and the default pickers.  Trainable pickers are trained on the train split,
-    and each picker's operating point (per-class thresholds) is its best on the
-    train split, so that the test split is scored out of sample.
+    and each picker's operating point (per-class thresholds) is its best on
+    held-out train runs, so that the test split is scored out of sample.  With
+    no train runs to hold out (--split all) the thresholds are cross-validated
+    over the scored runs (k = min(5, runs) folds: each fold at the best
+    thresholds of the others, counts pooled); the leaderboard says how every
+    picker's thresholds were set.
     Picks are cached per (picker, run): an interrupted run resumes, a repeated
     run is instant.  The Markdown and HTML report (leaderboard and figures, as
     'topcup-bench report' writes them) goes to OUT/report/ unless --no-report.
+
+    Exit status: 0 when every picker was scored; 2, before any work, for bad
+    input: an unknown picker name or parameter, a value of the wrong type or
+    one a picker rejects when it is created, duplicate picker names; 1 when a
+    picker failed later (a missing weights or picks file found while it is set
+    up, an error while training or picking, picks naming none of the scored
+    runs): it is marked failed with its reason and the others are scored.
     """
     config = load_config(config_path) if config_path else BenchmarkConfig()
     pickers = None
@@ -131,14 +155,18 @@ def run_command(
         cache=False if no_cache else None,
         tune_thresholds=False if no_tune else None,
     )
-    summary = run_benchmark(config, overwrite=overwrite, progress=not quiet)
+    summary = run_benchmark(
+        config,
+        overwrite=overwrite,
+        progress=not quiet,
+        report_formats=() if no_report else REPORT_FORMATS,
+    )
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
     console.print(summary.table)
     for line in summary.lines:
         console.print(line)
     if not no_report:
         folder = summary.out / REPORT_FOLDER
-        write_report([summary.out / "results.json"], folder, REPORT_FORMATS)
         console.print(f"report: {folder}/ (report.md, report.html)", soft_wrap=True)
     if summary.failed:
         click.echo("failed pickers: " + json.dumps(summary.failed), err=True)

@@ -20,6 +20,7 @@ from topcup_bench.datasets import (
 )
 from topcup_bench.datasets.atomic import atomic_output
 from topcup_bench.datasets.thresholds import load_thresholds
+from topcup_bench.errors import InputError
 from topcup_bench.metrics import RULES, bootstrap_score, score_picks
 from topcup_bench.reports.score_table import (
     class_table,
@@ -87,7 +88,13 @@ SOURCE_HELP = "CSV (Kaggle or TopCUP), RELION STAR, or copick:CONFIG?user=U[&ses
     "--pixel-size",
     type=float,
     metavar="ANGSTROM",
-    help="Pixel size for STAR inputs without one (coordinates are pixels).",
+    help="Pixel size of STAR inputs (coordinates are pixels); for a file that states its own, "
+    "the two must agree unless --override-pixel-size.",
+)
+@click.option(
+    "--override-pixel-size",
+    is_flag=True,
+    help="Use --pixel-size even where a STAR file states another pixel size.",
 )
 @click.option(
     "--bootstrap",
@@ -97,7 +104,13 @@ SOURCE_HELP = "CSV (Kaggle or TopCUP), RELION STAR, or copick:CONFIG?user=U[&ses
     show_default=True,
     help="Bootstrap resamples over experiments for the interval (0: none).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the bootstrap.",
+)
 @click.option(
     "--format",
     "output_format",
@@ -122,6 +135,7 @@ def score_command(
     name_map,
     dedupe_truth,
     pixel_size,
+    override_pixel_size,
     n_resamples,
     seed,
     output_format,
@@ -136,7 +150,9 @@ def score_command(
     classes = (
         catalogue_from_copick_config(classes_config) if classes_config else COMPETITION_CLASSES
     )
-    star_options = {"pixel_size_angstrom": pixel_size}
+    if override_pixel_size and pixel_size is None:
+        raise InputError("--override-pixel-size", "needs --pixel-size (the size to use)")
+    star_options = {"pixel_size_angstrom": pixel_size, "pixel_size_override": override_pixel_size}
     truth = _read(truth_spec, star_options)
     picks = _read(picks_spec, star_options)
     if name_map:
@@ -174,7 +190,7 @@ def score_command(
 
 def _read(spec, star_options):
     options = star_options if str(spec).lower().endswith(".star") else {}
-    return read_picks(spec, **{k: v for k, v in options.items() if v is not None})
+    return read_picks(spec, **{k: v for k, v in options.items() if v not in (None, False)})
 
 
 def _render(result, interval, output_format, truth_spec, picks_spec):

@@ -69,7 +69,7 @@ def _runs(text: str | None) -> list[str] | None:
 @click.option(
     "--amp", type=click.Choice(["auto", "bf16", "off"]), help="bf16 autocast: auto = on CUDA only."
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
 @click.option(
     "--workers",

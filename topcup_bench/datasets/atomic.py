@@ -41,6 +41,9 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
         ``path`` exists and ``overwrite`` is False.
     InputError
         The destination directory does not exist, or ``path`` is a directory.
+    OSError
+        Writing failed (disk full, read-only, ...); an error without a file
+        name gets ``path`` as its file name, so that the message can name it.
 
     Examples
     --------
@@ -59,9 +62,7 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
             str(target), f"output directory {str(target.parent)!r} does not exist; create it first"
         )
     if target.exists() and not overwrite:
-        raise OutputExistsError(
-            f"{target}: file exists; pass overwrite=True (--overwrite) to replace it"
-        )
+        raise OutputExistsError(f"{target}: file exists; pass --overwrite to replace it")
     handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     tmp = Path(tmp_name)
@@ -69,10 +70,12 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
     try:
         yield tmp
         if target.exists() and not overwrite:  # created by someone else meanwhile
-            raise OutputExistsError(
-                f"{target}: file exists; pass overwrite=True (--overwrite) to replace it"
-            )
+            raise OutputExistsError(f"{target}: file exists; pass --overwrite to replace it")
         os.replace(tmp, target)
+    except OSError as error:
+        if error.filename is None and error.errno is not None:  # e.g. ENOSPC from a write()
+            raise OSError(error.errno, error.strerror or str(error), str(target)) from error
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -110,6 +110,11 @@ def open_dataset(spec: str | os.PathLike[str], *, progress: bool = True) -> Data
     The returned dataset remembers ``spec`` (attribute ``spec``) so that
     worker processes can reopen it.
     """
+    if not isinstance(spec, (str, os.PathLike)):
+        raise TypeError(
+            "open_dataset: spec must be a string such as 'phantom:default', 'kaggle:DIR' or a "
+            f"copick config path, got {type(spec).__name__}"
+        )
     dataset = _open(os.fspath(spec), progress)
     dataset.spec = os.fspath(spec)
     return dataset

@@ -26,13 +26,29 @@ from topcup_bench.datasets.copick_project import (
     open_copick_root,
 )
 from topcup_bench.datasets.picks_copick import read_copick_picks
+from topcup_bench.datasets.zarr_integrity import (
+    ZarrChunkError,
+    check_zarr_chunks,
+    is_local_zarr_array,
+)
 from topcup_bench.errors import CopickSourceError, InputError, did_you_mean
+from topcup_bench.identity import (
+    digest_bytes,
+    digest_json,
+    digest_table,
+    digest_zarr_array,
+    files_signature,
+    with_digest,
+)
 from topcup_bench.types import ClassCatalogue, Tomogram, empty_picks_table
 
 __all__ = ["Dataset", "CopickDataset", "MANIFEST_NAME"]
 
 #: File next to a generated project's copick config that records how it was made.
 MANIFEST_NAME = "manifest.json"
+
+#: Columns of a ground-truth table that its digest covers.
+_TRUTH_COLUMNS = ("experiment", "particle_type", "x", "y", "z")
 
 
 class Dataset(abc.ABC):
@@ -77,9 +93,86 @@ class Dataset(abc.ABC):
     def truth(self, runs: Iterable[str] | None = None) -> pd.DataFrame:
         """Ground-truth picks of ``runs`` (default all), a picks table in Å."""
 
-    @abc.abstractmethod
     def identity(self) -> dict[str, Any]:
-        """JSON-ready description that identifies the data (for provenance and caches)."""
+        """JSON-ready description of the data by content only, with its ``"digest"``.
+
+        Holds no path and no cache location: the same data stored in two
+        places has the same identity.  It describes the runs, the voxel size,
+        the classes, the ground truth's digest (:meth:`truth_digest`) and each
+        run's tomogram digest (:meth:`run_digest`); ``"digest"`` is the SHA-256
+        of the canonical JSON of the other fields (``docs/results_schema.md``,
+        "What the identity covers").  Digests are memoised on the files' sizes
+        and modification times, so a second call is cheap and an edit is seen.
+        """
+        return with_digest(
+            {
+                "kind": self.kind,
+                **self._identity_fields(),
+                "voxel_size_angstrom": float(self.voxel_size_angstrom),
+                "runs": list(self.runs),
+                "classes": [
+                    {"name": c.name, "radius_angstrom": c.radius_angstrom, "weight": c.weight}
+                    for c in self.classes
+                ],
+                "truth_digest": self.truth_digest(),
+                "tomogram_digests": {run: self.run_digest(run) for run in self.runs},
+            }
+        )
+
+    @property
+    def kind(self) -> str:
+        """Kind of source (``"copick"``, ``"kaggle"``, else the class name)."""
+        return type(self).__name__
+
+    def _identity_fields(self) -> dict[str, Any]:
+        """Content fields a subclass adds to :meth:`identity` (tomogram type, truth user...)."""
+        return {}
+
+    def provenance(self) -> dict[str, Any]:
+        """Where the data came from (paths, spec): for information only, never compared."""
+        return {"kind": self.kind, "name": self.name, "spec": getattr(self, "spec", None)}
+
+    def run_digest(self, run: str) -> str:
+        """Digest of the tomogram data of ``run``.
+
+        The default decodes the tomogram once per instance and digests its
+        array; datasets stored as zarr digest the stored chunks instead.
+        """
+        cache = self.__dict__.setdefault("_run_digest_cache", {})
+        if run not in cache:
+            tomogram = self.tomogram(run)
+            cache[run] = digest_json(
+                {
+                    "shape_zyx": list(tomogram.shape_zyx),
+                    "voxel_size_angstrom": float(tomogram.voxel_size_angstrom),
+                    "data": digest_bytes(np.ascontiguousarray(tomogram.data).tobytes()),
+                }
+            )
+        return cache[run]
+
+    def truth_digest(self, runs: Iterable[str] | None = None) -> str:
+        """Digest of the ground truth of ``runs`` (default all) by content (sorted rows)."""
+        chosen = self._checked_runs(runs)
+        per_run = self._truth_digests()
+        return digest_json({run: per_run[run] for run in chosen})
+
+    def _truth_signature(self) -> tuple | None:
+        """Sizes and times of the ground-truth files; None: read the truth once per instance."""
+        return None
+
+    def _truth_digests(self) -> dict[str, str]:
+        """Digest of each run's ground-truth rows; recomputed when the truth files change."""
+        signature = self._truth_signature()
+        cached = self.__dict__.get("_truth_digest_cache")
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        truth = self.truth()
+        digests = {
+            run: digest_table(truth.loc[truth["experiment"] == run], _TRUTH_COLUMNS)
+            for run in self.runs
+        }
+        self._truth_digest_cache = (signature, digests)
+        return digests
 
     def split(self, name: str) -> tuple[str, ...]:
         """Runs of the split ``name``; ``"all"`` gives every run."""
@@ -171,8 +264,11 @@ class CopickDataset(Dataset):
     def tomogram(self, run: str) -> Tomogram:
         """Load the tomogram of ``run`` (scale 0 of the OME-Zarr pyramid) as float32, z-y-x."""
         try:
+            array = self._local_array(run)
+            if array is not None:
+                check_zarr_chunks(array, run=run)
             data = np.asarray(self._copick_tomogram(run).numpy(), dtype=np.float32)
-        except CopickSourceError:
+        except (CopickSourceError, ZarrChunkError):
             raise
         except Exception as error:  # zarr/numcodecs raise many types for corrupt stores
             raise CopickSourceError(
@@ -228,19 +324,61 @@ class CopickDataset(Dataset):
                 return empty_picks_table(with_score=False)
             raise
 
-    def identity(self) -> dict[str, Any]:
-        """Config path, tomogram type, spacing, truth user/session and the manifest's key."""
+    kind = "copick"
+
+    def _identity_fields(self) -> dict[str, Any]:
+        """Tomogram type and ground-truth user/session (content; the path is provenance)."""
         return {
-            "kind": "copick",
+            "tomo_type": self.tomo_type,
+            "truth_user": self.truth_user,
+            "truth_session": self.truth_session,
+        }
+
+    def provenance(self) -> dict[str, Any]:
+        """Config path, name, reading options and the phantom manifest's key (never compared)."""
+        return {
+            **super().provenance(),
             "config": str(Path(self.config_path).resolve()),
-            "name": self.name,
             "tomo_type": self.tomo_type,
             "voxel_size_angstrom": self.voxel_size_angstrom,
             "truth_user": self.truth_user,
             "truth_session": self.truth_session,
-            "runs": list(self.runs),
             "phantom_key": (self.manifest or {}).get("cache_key"),
         }
+
+    def run_digest(self, run: str) -> str:
+        """Digest of the stored scale-0 array of ``run`` (metadata and chunk bytes, not decoded).
+
+        Raises
+        ------
+        ZarrChunkError
+            A chunk is missing or truncated (checked before digesting).
+        """
+        array = self._local_array(run)
+        if array is None:  # not a local zarr store: digest the decoded data
+            return super().run_digest(run)
+        return digest_zarr_array(array, run=run)
+
+    def _local_array(self, run: str) -> Path | None:
+        """Folder of the scale-0 zarr array of ``run`` when stored locally, else None."""
+        store_path = getattr(self._copick_tomogram(run).zarr(), "path", None)
+        if not isinstance(store_path, str):
+            return None
+        array = Path(store_path) / "0"
+        return array if is_local_zarr_array(array) else None
+
+    def _truth_signature(self) -> tuple | None:
+        session = f"{self.truth_session}_" if self.truth_session is not None else ""
+        prefix = f"{self.truth_user}_{session}"
+        files = []
+        for run in self.runs:
+            overlay = getattr(self._root.get_run(run), "overlay_path", None)
+            picks = Path(overlay) / "Picks" if isinstance(overlay, str) else None
+            if picks is None or not picks.parent.is_dir():
+                return None
+            if picks.is_dir():
+                files += sorted(p for p in picks.glob("*.json") if p.name.startswith(prefix))
+        return files_signature(files)
 
     def _only_spacing(self) -> float:
         first = self._root.get_run(self.runs[0])
@@ -249,7 +387,7 @@ class CopickDataset(Dataset):
             raise CopickSourceError(
                 self.config_path,
                 f"run {first.name!r} has voxel spacings {spacings}; "
-                "choose one (voxel_size_angstrom)",
+                "choose one: --dataset CONFIG?voxel_size=V (voxel_size_angstrom from Python)",
             )
         return spacings[0]
 

@@ -24,7 +24,9 @@ import pandas as pd
 import zarr
 
 from topcup_bench.datasets.dataset import Dataset
+from topcup_bench.datasets.zarr_integrity import check_zarr_chunks, is_local_zarr_array
 from topcup_bench.errors import InputError, SchemaError, UnknownParticleError, did_you_mean
+from topcup_bench.identity import digest_zarr_array, files_signature
 from topcup_bench.types import (
     COMPETITION_CLASSES,
     ClassCatalogue,
@@ -95,12 +97,9 @@ class KaggleDataset(Dataset):
 
     def tomogram(self, run: str) -> Tomogram:
         """Load scale 0 of ``{tomo_type}.zarr`` of ``run`` as float32, z-y-x."""
-        self._checked_runs([run])
-        spacing_dir, voxel_size = self._spacing(run)
-        store = spacing_dir / f"{self.tomo_type}.zarr"
-        if not store.is_dir():
-            found = sorted(p.name for p in spacing_dir.glob("*.zarr"))
-            raise InputError(str(store), f"tomogram not found; found {found}")
+        store, voxel_size = self._store(run)
+        if is_local_zarr_array(store / "0"):
+            check_zarr_chunks(store / "0", run=run)
         try:
             group = zarr.open_group(str(store), mode="r")
             data = np.asarray(group["0"][:], dtype=np.float32)
@@ -122,14 +121,47 @@ class KaggleDataset(Dataset):
             return empty_picks_table(with_score=False)
         return validate_picks_table(pd.concat(frames, ignore_index=True), source=str(self.overlay))
 
-    def identity(self) -> dict[str, Any]:
-        """Folder, tomogram type and run names."""
+    kind = "kaggle"
+
+    def _identity_fields(self) -> dict[str, Any]:
+        """The tomogram type (content; the folder is provenance)."""
+        return {"tomo_type": self.tomo_type}
+
+    def provenance(self) -> dict[str, Any]:
+        """The folder and tomogram type (never compared)."""
         return {
-            "kind": "kaggle",
+            **super().provenance(),
             "folder": str(self.folder.resolve()),
             "tomo_type": self.tomo_type,
-            "runs": list(self.runs),
         }
+
+    def run_digest(self, run: str) -> str:
+        """Digest of the stored scale-0 array of ``run`` (metadata and chunk bytes, not decoded).
+
+        Raises
+        ------
+        ZarrChunkError
+            A chunk is missing or truncated (checked before digesting).
+        """
+        array = self._store(run)[0] / "0"
+        if not is_local_zarr_array(array):
+            return super().run_digest(run)
+        return digest_zarr_array(array, run=run)
+
+    def _truth_signature(self) -> tuple:
+        return files_signature(
+            [p for run in self.runs for p in sorted((self.overlay / run / "Picks").glob("*.json"))]
+        )
+
+    def _store(self, run: str) -> tuple[Path, float]:
+        """The ``{tomo_type}.zarr`` folder of ``run`` and its voxel size (Å)."""
+        self._checked_runs([run])
+        spacing_dir, voxel_size = self._spacing(run)
+        store = spacing_dir / f"{self.tomo_type}.zarr"
+        if not store.is_dir():
+            found = sorted(p.name for p in spacing_dir.glob("*.zarr"))
+            raise InputError(str(store), f"tomogram not found; found {found}")
+        return store, voxel_size
 
     def _spacing(self, run: str) -> tuple[Path, float]:
         run_dir = self.static / run

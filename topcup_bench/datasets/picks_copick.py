@@ -285,5 +285,5 @@ def _refuse_existing(
         shown = clashes[:5] + ([f"... ({len(clashes)} files)"] if len(clashes) > 5 else [])
         raise OutputExistsError(
             f"{source}: picks by user {user_id!r}, session {session_id!r} exist: {shown}; "
-            "pass overwrite=True (--overwrite) to replace them"
+            "pass --overwrite to replace them"
         )

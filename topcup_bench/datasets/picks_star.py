@@ -50,6 +50,7 @@ def read_picks_star(
     experiment: str | None = None,
     particle_type: str | None = None,
     classes: ClassCatalogue | Iterable[ParticleClass] | None = None,
+    pixel_size_override: bool = False,
 ) -> pd.DataFrame:
     """Read a RELION STAR file of particle positions into a validated picks table.
 
@@ -62,6 +63,8 @@ def read_picks_star(
         column ``rlnTomoTiltSeriesPixelSize``, ``rlnImagePixelSize``,
         ``rlnDetectorPixelSize`` or ``rlnPixelSize`` of the particles block,
         else from the optics block (per ``rlnOpticsGroup`` when there are several).
+        When given for a file that states its own pixel size, the two must agree
+        (relative 1e-3) unless ``pixel_size_override``.
     experiment : str, optional
         Run name for every row; default ``rlnTomoName``, else
         ``rlnMicrographName`` without directory and image extension.
@@ -69,6 +72,8 @@ def read_picks_star(
         Class name for every row; default the column ``rlnParticleName`` or ``particle_type``.
     classes : ClassCatalogue or iterable of ParticleClass, optional
         When given, every ``particle_type`` must be one of these classes.
+    pixel_size_override : bool
+        Use ``pixel_size_angstrom`` even where the file states another pixel size.
 
     Returns
     -------
@@ -80,7 +85,8 @@ def read_picks_star(
     Raises
     ------
     InputError
-        Missing file, or a pixel size that is not a positive finite number.
+        Missing file, a pixel size that is not a positive finite number, or a
+        ``pixel_size_angstrom`` that disagrees with the file's (without override).
     EmptyInputError
         No data block in the file.
     SchemaError
@@ -104,7 +110,9 @@ def read_picks_star(
             f"found {list(block.columns)}{hint}",
         )
     pixels = np.column_stack([numeric_column(block, c, source, where) for c in COORDINATES])
-    sizes = pixel_sizes(block, optics, pixel_size_angstrom, source, where)
+    sizes = pixel_sizes(
+        block, optics, pixel_size_angstrom, source, where, override=pixel_size_override
+    )
     angstrom = voxels_to_angstrom(pixels, sizes)
     present = [c for c in _ORIGINS if c in block.columns]
     if present and len(present) < len(_ORIGINS):

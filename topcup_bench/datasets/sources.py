@@ -102,6 +102,7 @@ def read_picks(
     pixel_size_angstrom: float | None = None,
     experiment: str | None = None,
     particle_type: str | None = None,
+    pixel_size_override: bool = False,
 ) -> pd.DataFrame:
     """Read picks from any supported source (see :data:`SUPPORTED_SOURCES`).
 
@@ -111,7 +112,7 @@ def read_picks(
         ``copick:CONFIG?user=U[&session=S][&runs=a,b]``, a ``.csv`` or a ``.star`` file.
     classes : ClassCatalogue or iterable of ParticleClass, optional
         When given, every ``particle_type`` must be one of these classes.
-    pixel_size_angstrom, experiment, particle_type : optional
+    pixel_size_angstrom, experiment, particle_type, pixel_size_override : optional
         STAR files only: see :func:`~topcup_bench.datasets.picks_star.read_picks_star`.
 
     Returns
@@ -130,6 +131,7 @@ def read_picks(
         "pixel_size_angstrom": pixel_size_angstrom,
         "experiment": experiment,
         "particle_type": particle_type,
+        "pixel_size_override": pixel_size_override or None,
     }
     kind = _kind(text, must_exist=True)
     if kind != "star":
@@ -147,7 +149,12 @@ def read_picks(
         )
     if kind == "csv":
         return read_picks_csv(text, classes=classes)
-    return read_picks_star(text, classes=classes, **star_options)
+    return read_picks_star(
+        text,
+        classes=classes,
+        **{k: v for k, v in star_options.items() if k != "pixel_size_override"},
+        pixel_size_override=pixel_size_override,
+    )
 
 
 def write_picks(

@@ -165,7 +165,13 @@ def positive_size(value: object, what: str, source: str = "argument") -> float:
 
 
 def pixel_sizes(
-    block: pd.DataFrame, optics: object | None, given: float | None, source: str, where: str
+    block: pd.DataFrame,
+    optics: object | None,
+    given: float | None,
+    source: str,
+    where: str,
+    *,
+    override: bool = False,
 ) -> float | np.ndarray:
     """Find the pixel size (Å) of ``rlnCoordinate*``.
 
@@ -176,9 +182,12 @@ def pixel_sizes(
     optics : pandas.DataFrame, dict or None
         The ``data_optics`` block.
     given : float or None
-        The caller's pixel size, which takes precedence.
+        The caller's pixel size (``--pixel-size``). When the file states its own,
+        the two must agree within a relative 1e-3, unless ``override``.
     source, where : str
         File path and block name, for error messages.
+    override : bool
+        Use ``given`` even where the file states another pixel size.
 
     Returns
     -------
@@ -188,12 +197,49 @@ def pixel_sizes(
     Raises
     ------
     InputError
-        A pixel size that is not a positive finite number.
+        A pixel size that is not a positive finite number, or ``given`` that
+        disagrees with the file's own pixel size.
     SchemaError
         No pixel size anywhere, or optics groups that cannot be told apart.
     """
     if given is not None:
-        return positive_size(given, "pixel_size_angstrom", source)
+        size = positive_size(given, "--pixel-size", source)
+        if override:
+            return size
+        try:
+            stated = _stated_pixel_sizes(block, optics, source, where)
+        except SchemaError:  # optics groups that cannot be told apart: the given size decides
+            stated = None
+        if stated is not None and not np.allclose(stated, size, rtol=_AGREE_RTOL, atol=0.0):
+            found = np.unique(np.asarray(stated, dtype=float))
+            shown = f"{float(found[0]):g}" if len(found) == 1 else f"{found[:5].tolist()}"
+            raise InputError(
+                source,
+                f"--pixel-size {size:g} Å disagrees with the pixel size the file states "
+                f"({shown} Å); drop --pixel-size, or pass --override-pixel-size "
+                "(pixel_size_override=true for the external picker) to use yours",
+            )
+        return size
+    stated = _stated_pixel_sizes(block, optics, source, where)
+    if stated is None:
+        raise SchemaError(
+            source,
+            f"{where}: cannot tell the pixel size of rlnCoordinate*: expected one of the "
+            f"columns {list(PIXEL_SIZE_COLUMNS)} or an optics block with "
+            f"{list(OPTICS_PIXEL_SIZE_COLUMNS)}; found {list(block.columns)[:20]}. "
+            "Pass --pixel-size (pixel_size_angstrom from Python) instead.",
+        )
+    return stated
+
+
+#: ``--pixel-size`` and a pixel size stated in the file agree within this relative tolerance.
+_AGREE_RTOL = 1e-3
+
+
+def _stated_pixel_sizes(
+    block: pd.DataFrame, optics: object | None, source: str, where: str
+) -> float | np.ndarray | None:
+    """The pixel size(s) the file states (particles columns, else optics), or None."""
     column = next((c for c in PIXEL_SIZE_COLUMNS if c in block.columns), None)
     if column is not None:
         sizes = numeric_column(block, column, source, where)
@@ -209,13 +255,7 @@ def pixel_sizes(
     found = [] if optics_frame is None else list(optics_frame.columns)
     column = next((c for c in OPTICS_PIXEL_SIZE_COLUMNS if c in found), None)
     if optics_frame is None or column is None:
-        raise SchemaError(
-            source,
-            f"{where}: cannot tell the pixel size of rlnCoordinate*: expected one of the "
-            f"columns {list(PIXEL_SIZE_COLUMNS)} or an optics block with "
-            f"{list(OPTICS_PIXEL_SIZE_COLUMNS)}; found {list(block.columns)}. "
-            "Pass pixel_size_angstrom instead.",
-        )
+        return None
     return _optics_pixel_sizes(block, optics_frame, column, source)
 
 
@@ -240,7 +280,7 @@ def _optics_pixel_sizes(
             source,
             f"{where}: {len(sizes)} optics groups with different {column!r} {sizes.tolist()}, "
             f"but no {group!r} column to tell which applies to each particle; "
-            "pass pixel_size_angstrom",
+            "pass --pixel-size (pixel_size_angstrom from Python)",
         )
     by_group = dict(
         zip(numeric_column(optics, group, source, where).tolist(), sizes.tolist(), strict=True)

@@ -6,11 +6,13 @@ recomputed from the additive per-(run, class) counts; no score is averaged.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from topcup_bench.errors import InputError
+from topcup_bench.memory import check_fits
 from topcup_bench.metrics.counts import RunClassCounts
 from topcup_bench.metrics.fbeta import precision_recall_fbeta_arrays
 from topcup_bench.metrics.score import ScoreResult
@@ -72,12 +74,35 @@ def bootstrap_score(
     Returns
     -------
     BootstrapInterval
+
+    Raises
+    ------
+    InputError
+        ``n_resamples`` not a positive integer or too large for this machine's
+        memory (refused before allocating, with the estimate), a negative seed,
+        or ``confidence`` outside (0, 1).
+    TypeError
+        ``result`` is not a :class:`ScoreResult`.
     """
-    if n_resamples < 1:
-        raise InputError("n_resamples", f"expected a positive integer, found {n_resamples!r}")
-    if not 0 < confidence < 1:
+    if not isinstance(result, ScoreResult):
+        raise TypeError(
+            f"bootstrap_score: result must be a ScoreResult (from score_picks), "
+            f"got {type(result).__name__}"
+        )
+    if not _is_int(n_resamples) or n_resamples < 1:
+        raise InputError(
+            "--bootstrap (n_resamples)", f"expected a positive integer, found {n_resamples!r}"
+        )
+    if not _is_int(seed) or seed < 0:
+        raise InputError("--seed (seed)", f"expected an integer >= 0, found {seed!r}")
+    if not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
         raise InputError("confidence", f"expected a level between 0 and 1, found {confidence!r}")
     counts = result.counts
+    check_fits(
+        _peak_bytes(int(n_resamples), len(counts.experiments), len(counts.classes)),
+        "--bootstrap (n_resamples)",
+        f"{n_resamples} bootstrap resamples of {len(counts.experiments)} runs",
+    )
     weights = np.array([result.classes[c].weight for c in counts.classes])
     resampled = resampled_scores(
         counts, weights, result.total_weight, result.beta, n_resamples, seed
@@ -94,6 +119,19 @@ def bootstrap_score(
         seed=int(seed),
         n_experiments=len(counts.experiments),
     )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _peak_bytes(n_resamples: int, n_experiments: int, n_classes: int) -> int:
+    """Peak memory of :func:`resampled_scores`, in bytes (int64/float64 arrays).
+
+    Draws and multiplicities, shape (n_resamples, n_experiments) each; TP, FP,
+    FN and the F-beta arrays, shape (n_resamples, n_classes), about eight of them.
+    """
+    return 8 * n_resamples * (2 * n_experiments + 8 * max(n_classes, 1) + 2)
 
 
 def resampled_scores(

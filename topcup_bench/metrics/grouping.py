@@ -145,6 +145,13 @@ def group_picks(
     DuplicateTruthError
         Repeated ground-truth rows and ``dedupe_truth`` is False.
     """
+    for role, table in (("truth", truth), ("picks", picks)):
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(
+                f"{role} must be a pandas DataFrame (a picks table: experiment, particle_type, "
+                f"x, y, z in Å; read files with topcup_bench.datasets.read_picks), "
+                f"got {type(table).__name__}"
+            )
     truth_source = truth.attrs.get("source", truth_source)
     picks_source = picks.attrs.get("source", picks_source)
     truth = validate_picks_table(truth, source=truth_source, classes=classes, allow_empty=False)

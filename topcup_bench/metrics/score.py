@@ -8,6 +8,7 @@ boundary, and reports the one-to-one matching next to it.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,14 +197,17 @@ def score_picks(
     >>> score_picks(truth, truth).classes["ribosome"].fbeta
     1.0
     """
-    if rule not in RULES:
-        raise InputError("rule", f"expected one of {list(RULES)}, found {rule!r}")
-    if not (math.isfinite(distance_multiplier) and distance_multiplier > 0):
-        raise InputError(
-            "distance_multiplier", f"expected a positive number, found {distance_multiplier!r}"
-        )
-    if not (math.isfinite(beta) and beta > 0):
-        raise InputError("beta", f"expected a positive number, found {beta!r}")
+    if not isinstance(rule, str) or rule not in RULES:
+        raise InputError("--rule (rule)", f"expected one of {list(RULES)}, found {rule!r}")
+    for flag, name, value in (
+        ("--distance-multiplier", "distance_multiplier", distance_multiplier),
+        ("--beta", "beta", beta),
+    ):
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if not (number and math.isfinite(value) and value > 0):
+            raise InputError(
+                f"{flag} ({name})", f"expected a positive finite number, found {value!r}"
+            )
     catalogue = ClassCatalogue.coerce(classes)
     grouped = group_picks(truth, picks, catalogue, dedupe_truth=dedupe_truth)
     radius_sq = grouped.match_radius_sq(distance_multiplier)
@@ -237,6 +241,11 @@ def _resolve_thresholds(
         if thresholds != "best":
             raise InputError("thresholds", f"expected a mapping or 'best', found {thresholds!r}")
         return best_thresholds(sweep_grouped(grouped, pairs, beta))
+    if not isinstance(thresholds, Mapping):
+        raise InputError(
+            "thresholds (--thresholds)",
+            f"expected a mapping {{class: threshold}} or 'best', found {type(thresholds).__name__}",
+        )
     resolved: dict[str, float] = {}
     for name, value in thresholds.items():
         catalogue[name]  # unknown names raise with a did-you-mean hint

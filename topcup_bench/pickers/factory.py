@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from topcup_bench.errors import InputError, did_you_mean
+from topcup_bench.pickers.labels import check_picker_label
 from topcup_bench.pickers.protocol import Picker, parameter_defaults
 from topcup_bench.pickers.registry import PICKERS
 
@@ -66,13 +67,26 @@ def create_picker(name: str, params: Mapping[str, Any] | None = None) -> Picker:
     (from the command line) are converted.  Unknown names and parameters get
     a did-you-mean hint.  A ``label`` parameter (for pickers without one of
     their own) sets the leaderboard name, so that one picker can appear with
-    several parameter sets.
+    several parameter sets.  Labels are names, not paths
+    (:func:`~topcup_bench.pickers.labels.check_picker_label`).
+
+    Raises
+    ------
+    InputError
+        Unknown picker or parameter, a value of the wrong type, or a label
+        that is not a plain name (naming ``--pickers``).
     """
     picker_class = PICKERS.get(name)
     if not (isinstance(picker_class, type) and issubclass(picker_class, Picker)):
         raise InputError(f"picker {name!r}", f"{picker_class!r} is not a Picker subclass")
     defaults = parameter_defaults(picker_class)
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(
+            f"create_picker: params must be a mapping {{name: value}}, got {type(params).__name__}"
+        )
     params = dict(params or {})
+    if "label" in params:  # a label is a name, never a path (given empty: refused too)
+        check_picker_label(params["label"])
     label = params.pop("label", None) if "label" not in defaults else None
     converted = {}
     for key, value in params.items():
@@ -86,6 +100,7 @@ def create_picker(name: str, params: Mapping[str, Any] | None = None) -> Picker:
     picker = picker_class(**converted)
     if label:
         picker.leaderboard_label = str(label)
+    check_picker_label(picker.display_name)
     return picker
 
 

@@ -102,6 +102,26 @@ class Picker(abc.ABC):
         ground truth); it must leave the picker picklable.
         """
 
+    def unplaced_picks(self, runs: Sequence[str]) -> dict[str, int]:
+        """Picks this picker holds that name none of ``runs``, counted per run name as written.
+
+        Called by the runner after picking ``runs`` (once :meth:`prepare` ran), so
+        that picks read from elsewhere (``external``) are never dropped silently.
+        The default holds nothing: ``{}``.
+        """
+        return {}
+
+    def input_digest(self, dataset: Dataset, run: str) -> str:
+        """Digest of the data this picker's picks of ``run`` depend on (keys the runner's cache).
+
+        The default is the digest of the run's tomogram data
+        (:meth:`Dataset.run_digest`).  Override it when picks depend on more
+        (the oracle adds the run's ground truth; ``external`` its source file):
+        whatever is not in the digest (or in :meth:`parameters`) may be served
+        stale from the cache after it changes.
+        """
+        return dataset.run_digest(run)
+
     def thresholds(self, classes: ClassCatalogue) -> dict[str, float]:
         """The picker's own operating point: keep picks with ``score >`` this, per class.
 

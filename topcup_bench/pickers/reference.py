@@ -9,6 +9,7 @@ import pandas as pd
 
 from topcup_bench.datasets.dataset import Dataset
 from topcup_bench.errors import InputError
+from topcup_bench.identity import digest_json
 from topcup_bench.types import ClassCatalogue, Tomogram
 
 from .protocol import Picker
@@ -44,6 +45,12 @@ class OraclePicker(Picker):
     def prepare(self, dataset: Dataset) -> None:
         """Read the ground truth of every run."""
         self._truth = dataset.truth()
+
+    def input_digest(self, dataset: Dataset, run: str) -> str:
+        """The run's tomogram digest and its ground truth's digest (the oracle's picks)."""
+        return digest_json(
+            {"tomogram": dataset.run_digest(run), "truth": dataset.truth_digest([run])}
+        )
 
     def pick(self, tomogram: Tomogram, classes: ClassCatalogue) -> pd.DataFrame:
         if self._truth is None:
@@ -83,9 +90,24 @@ class RandomPicker(Picker):
         self.seed = int(seed)
         self._density: dict[str, float] | None = None
 
+    def input_digest(self, dataset: Dataset, run: str) -> str:
+        """The run's tomogram, plus the ground truth and extents the density comes from."""
+        runs = self._density_runs(dataset)
+        return digest_json(
+            {
+                "tomogram": dataset.run_digest(run),
+                "density_truth": dataset.truth_digest(runs),
+                "density_extents": [dataset.extent_angstrom_xyz(r) for r in runs],
+            }
+        )
+
+    @staticmethod
+    def _density_runs(dataset: Dataset) -> tuple[str, ...]:
+        return tuple(dataset.splits.get("train") or dataset.runs)
+
     def prepare(self, dataset: Dataset) -> None:
         """Estimate the particle density per class from the training runs."""
-        runs = dataset.splits.get("train") or dataset.runs
+        runs = self._density_runs(dataset)
         truth = dataset.truth(runs)
         volume = sum(float(np.prod(dataset.extent_angstrom_xyz(run))) for run in runs)
         counts = truth.groupby("particle_type").size()

@@ -23,6 +23,7 @@ import numpy as np
 
 from topcup_bench.datasets import read_picks_csv
 from topcup_bench.metrics import fbeta_at_multipliers, matched_distances, threshold_sweep
+from topcup_bench.operating_points import picks_at_operating_point
 from topcup_bench.reports.plots import PALETTE, save_figure
 from topcup_bench.types import ClassCatalogue, ParticleClass
 
@@ -53,7 +54,9 @@ def diagnostic_figures(
     figures: dict[str, Path] = {}
     missing: list[str] = []
     # in leaderboard order, so that each picker has the same colour as in the F-beta bars
-    ok = sorted((e for e in results["results"] if e["status"] == "ok"), key=lambda e: -e["score"])
+    ok = sorted(
+        (e for e in results["results"] if e["status"] == "ok"), key=lambda e: -(e["score"] or 0.0)
+    )
     figures["Score against seconds per tomogram"] = _speed(
         ok, out_stem.with_name(out_stem.name + "_speed")
     )
@@ -115,6 +118,8 @@ def _curves(truth, picks, classes, stem: Path, kind: str) -> Path:
         for ax, name in zip(axes, names, strict=False):
             curve = curves[name]
             point = curve.at(own.get(name, float("-inf")))
+            if entry.get("thresholds_by_run"):  # cross-validated: no single point on this curve
+                point = {k: np.nan for k in point}
             if kind == "pr":
                 kept = curve.n_kept > 0  # "nothing kept" has no precision
                 ax.plot(
@@ -155,12 +160,7 @@ def _distances(truth, picks, classes, stem: Path) -> Path:
 def _multipliers(truth, picks, classes, stem: Path) -> Path:
     figure, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
     for colour, (picker, (table, entry)) in zip(PALETTE, picks.items(), strict=False):
-        own = dict(entry.get("thresholds") or {})
-        kept = (
-            table
-            if not own
-            else table.loc[table["score"] > table["particle_type"].map(own).fillna(-np.inf)]
-        )
+        kept = picks_at_operating_point(table, entry)  # own or cross-validated thresholds
         frame = fbeta_at_multipliers(truth, kept, classes=classes)
         ax.plot(frame.index, frame["score"], "o-", color=colour, label=picker)
     ax.set_xlabel("match radius (fraction of the particle radius R)")

@@ -20,6 +20,7 @@ __all__ = [
     "leaderboard_frame",
     "render_leaderboard_markdown",
     "render_leaderboard_rich",
+    "results_warnings",
 ]
 
 
@@ -43,8 +44,9 @@ def leaderboard_frame(results: dict[str, Any]) -> pd.DataFrame:
         ``fn`` (summed over all classes, weight-0 included), ``s_per_tomogram``
         (median pick seconds), ``fit_s``, ``training_budget`` (the card's
         ``budget`` parameter; ``"fit"`` for a picker fitted, or trainable, without
-        one; ``"-"`` for untrained pickers), ``status`` and ``flags``. Values of failed
-        pickers are missing.
+        one; ``"-"`` for untrained pickers), ``thresholds`` (how the operating point
+        was set: the entry's ``threshold_source``), ``status`` and ``flags`` (ties,
+        one-to-one differences, dropped picks). Values of failed pickers are missing.
     """
     classes = sorted(
         results["dataset"]["classes"].items(),
@@ -68,7 +70,9 @@ def leaderboard_frame(results: dict[str, Any]) -> pd.DataFrame:
         row["s_per_tomogram"] = timings.get("pick_s_per_tomogram")
         row["fit_s"] = timings.get("fit_s")
         row["training_budget"] = _budget(entry)
+        row["thresholds"] = entry.get("threshold_source", "picker default") if ok else None
         row["status"] = entry["status"] if ok else f"failed: {entry.get('error')}"
+        row["dropped_picks"] = int((entry.get("dropped") or {}).get("rows", 0))
         row["rule_differences"] = entry.get("rule_differences", 0) if ok else 0
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -78,7 +82,7 @@ def leaderboard_frame(results: dict[str, Any]) -> pd.DataFrame:
     frame = frame.drop(columns="_failed").reset_index(drop=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
     frame["flags"] = _flags(frame)
-    return frame.drop(columns="rule_differences")
+    return frame.drop(columns=["rule_differences", "dropped_picks"])
 
 
 _POOLED = ("precision", "recall", "tp", "fp", "fn")
@@ -122,6 +126,8 @@ def _flags(frame: pd.DataFrame) -> list[str]:
                 marks.append(f"tied with {above['picker']}")
         if row["rule_differences"]:
             marks.append(f"one-to-one differs in {int(row['rule_differences'])} group(s)")
+        if row["dropped_picks"]:
+            marks.append(f"{int(row['dropped_picks'])} picks dropped (runs not scored)")
         flags.append("; ".join(marks))
     return flags
 
@@ -147,6 +153,7 @@ def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         "s / tomogram",
         "fit s",
         "training budget",
+        "thresholds",
         "status",
         "flags",
     ]
@@ -170,6 +177,7 @@ def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
                 _number(row["s_per_tomogram"], ".2f"),
                 _number(row["fit_s"], ".1f"),
                 row["training_budget"],
+                row["thresholds"] if isinstance(row["thresholds"], str) else "—",
                 row["status"],
                 row["flags"],
             ]
@@ -189,6 +197,7 @@ _FIXED = {
     "s_per_tomogram",
     "fit_s",
     "training_budget",
+    "thresholds",
     "status",
 }
 
@@ -199,7 +208,8 @@ def render_leaderboard_markdown(frame: pd.DataFrame, results: dict[str, Any]) ->
     metric = results["metric"]
     dataset = results["dataset"]
     lines = [
-        f"# Leaderboard: {dataset.get('spec') or dataset.get('name')} ({dataset['split']} split, "
+        f"# Leaderboard: {dataset.get('spec') or dataset['identity'].get('name')} "
+        f"({dataset['split']} split, "
         f"{len(dataset['runs'])} runs)",
         "",
         f"Metric: F-beta (beta {metric['beta']:g}), rule {metric['rule']}, match radius "
@@ -208,13 +218,52 @@ def render_leaderboard_markdown(frame: pd.DataFrame, results: dict[str, Any]) ->
         "score chooses thresholds on the same runs (optimistic). Precision and recall are "
         "weighted over the classes like the score; TP, FP and FN are summed over all classes "
         "(own thresholds). Training budget: the picker's budget parameter, 'fit' for a trained "
-        "picker without one, '-' when untrained.",
+        "picker without one, '-' when untrained. Thresholds: how each picker's operating point "
+        "was set (out of sample: on held-out train runs or by cross-validation over runs).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
     ]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    notes = results_warnings(results)
+    if notes:
+        lines += ["", "Warnings:", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def results_warnings(results: dict[str, Any]) -> list[str]:
+    """What the leaderboard's numbers leave out, one line each.
+
+    Scored runs without ground truth (their picks are not scored), picks each
+    picker gave for runs that are not scored (counted per run name as
+    written, ``repr`` so that trailing spaces show), and pickers scored at
+    their default thresholds because nothing could be held out.
+    """
+    notes = []
+    missing = results["dataset"].get("runs_without_truth") or []
+    if missing:
+        notes.append(
+            f"{len(missing)} scored run(s) have no ground-truth picks and are not scored: "
+            f"{_shown(missing)}"
+        )
+    for entry in results["results"]:
+        dropped = entry.get("dropped") or {}
+        if dropped.get("rows"):
+            runs = ", ".join(f"{name!r}: {n}" for name, n in list(dropped["runs"].items())[:8])
+            more = " ..." if len(dropped["runs"]) > 8 else ""
+            notes.append(
+                f"{entry['picker']}: {dropped['rows']} of its {dropped.get('of', '?')} picks name "
+                f"runs that are not scored and were dropped ({{{runs}{more}}})"
+            )
+    sources = {e.get("threshold_source", "") for e in results["results"]}
+    for source in sorted(s for s in sources if "no cross-validation possible" in s):
+        notes.append(f"thresholds not chosen out of sample: {source}")
+    return notes
+
+
+def _shown(names: list[str], limit: int = 8) -> str:
+    more = f" ... {len(names) - limit} more" if len(names) > limit else ""
+    return repr(list(names[:limit])) + more
 
 
 def render_leaderboard_rich(frame: pd.DataFrame, title: str) -> Table:

@@ -13,8 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from topcup_bench.datasets.atomic import atomic_output
+from topcup_bench.output_folder import claim_output_folder
 from topcup_bench.reports.diagnostics import diagnostic_figures
-from topcup_bench.reports.leaderboard import leaderboard_frame, render_leaderboard_markdown
+from topcup_bench.reports.leaderboard import (
+    leaderboard_frame,
+    render_leaderboard_markdown,
+    results_warnings,
+)
 from topcup_bench.reports.plots import (
     fbeta_bars,
     figure_data_uri,
@@ -26,36 +31,69 @@ from topcup_bench.reports.render import to_csv, to_html, to_json, to_latex
 from topcup_bench.reports.run_slices import run_slice_figure
 from topcup_bench.results import read_results
 
-__all__ = ["FORMATS", "write_report"]
+__all__ = ["FORMATS", "write_report", "render_report"]
 
 FORMATS = ("md", "html", "csv", "json", "tex")
 
 
 def write_report(
     results_paths: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    formats: Sequence[str] = FORMATS,
+    *,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Write the report of ``results_paths`` into the owned folder ``out``; return its files.
+
+    ``out`` follows the rules of :func:`topcup_bench.output_folder.claim_output_folder`:
+    locked while writing, refused when it holds files topcup-bench did not
+    write (or another command's output) unless ``overwrite``; the report is
+    rendered into a staging folder and moved into ``out`` when complete, and
+    files of the previous report that this one does not produce are removed.
+
+    Raises
+    ------
+    OutputExistsError
+        ``out`` is in use, or holds foreign files and ``overwrite`` is False.
+    """
+    with claim_output_folder(out, command="report", overwrite=overwrite) as folder:
+        written = render_report(results_paths, folder.staging, formats)
+        folder.commit()
+    return [folder.out / path.relative_to(folder.staging) for path in written]
+
+
+def render_report(
+    results_paths: Sequence[str | os.PathLike[str]],
     out: Path,
     formats: Sequence[str] = FORMATS,
     *,
-    overwrite: bool = True,
+    shown_paths: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Write the report of ``results_paths`` into ``out``; return the files written.
+    """Render the report of ``results_paths`` into the plain folder ``out``; return its files.
 
     One section per results file (leaderboard, per-class F-beta bars, the
     diagnostic figures and the central slices of the first scored run); with
     several files a combined view (datasets × pickers score table and heatmap).
-    Figures whose data are missing are listed under "Missing data".
+    Figures whose data are missing are listed under "Missing data".  Files in
+    ``out`` with the same names are replaced; use :func:`write_report` for a
+    folder a user may own.  ``shown_paths`` are the results files' names in
+    the report (default ``results_paths``; ``run`` renders from its staging
+    folder but names the final ``OUT/results.json``).
     """
     documents = [(os.fspath(p), read_results(p)) for p in results_paths]
+    shown = [os.fspath(p) for p in (shown_paths or results_paths)]
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
     sections, frames, figures, written, notes = [], {}, {}, [], []
-    labels = _row_labels(documents)
+    cautions: list[str] = []  # in report.md they follow each leaderboard; in HTML, listed
+    labels = _row_labels([(name, doc[1]) for name, doc in zip(shown, documents, strict=True)])
     for index, (path, results) in enumerate(documents):
         frame = leaderboard_frame(results)
         dataset = results["dataset"]
-        heading = f"{dataset.get('spec') or dataset.get('name')} ({dataset['split']} split)"
+        label = dataset.get("spec") or dataset["identity"].get("name")
+        heading = f"{label} ({dataset['split']} split)"
         caption = (
-            f"{path}: {len(dataset['runs'])} runs; F-beta (beta 4), competition rule, "
+            f"{shown[index]}: {len(dataset['runs'])} runs; F-beta (beta 4), competition rule, "
             "match radius 0.5 x R; per-class columns at each picker's own thresholds"
         )
         sections.append((heading, frame, caption, results))
@@ -75,6 +113,7 @@ def write_report(
             figures[f"Figure {index + 1}: {name}, {heading}"] = png
             written.append(png)
         notes += [f"{heading}: {m}" for m in [*missing, *missing_slices]]
+        cautions += [f"{heading}: {m}" for m in results_warnings(results)]
     matrix = score_matrix(frames)
     if len(documents) > 1:
         stem = out / "figures" / "heatmap"
@@ -94,7 +133,7 @@ def write_report(
             + (_markdown_combined(matrix) if len(documents) > 1 else "")
             + _markdown_figures(figures, out, notes)
         ),
-        "html": lambda: to_html(tables, "topcup-bench report", uris, notes),
+        "html": lambda: to_html(tables, "topcup-bench report", uris, [*cautions, *notes]),
         "csv": lambda: to_csv(combined),
         "json": lambda: to_json(combined),
         "tex": lambda: "\n".join(
@@ -111,7 +150,7 @@ def write_report(
     }
     for fmt in formats:
         path = out / names[fmt]
-        with atomic_output(path, overwrite=overwrite) as temporary:
+        with atomic_output(path, overwrite=True) as temporary:
             temporary.write_text(outputs[fmt](), encoding="utf-8")
         written.append(path)
     return written
@@ -128,7 +167,8 @@ _HEATMAP = "Combined view: weighted score of every picker on every dataset (heat
 def _row_labels(documents: list[tuple[str, dict]]) -> list[str]:
     """One unique label per results file: its dataset, then its folder, then its position."""
     headings = [
-        f"{r['dataset'].get('spec') or r['dataset'].get('name')} ({r['dataset']['split']})"
+        f"{r['dataset'].get('spec') or r['dataset']['identity'].get('name')} "
+        f"({r['dataset']['split']})"
         for _, r in documents
     ]
     labels = [

@@ -71,7 +71,8 @@ def run_slice_figure(
     if entry is not None:
         picks_path = folder / "picks" / f"{entry['picker']}.csv"
         if picks_path.is_file():
-            picks = _at_own_thresholds(read_picks_csv(picks_path), entry.get("thresholds"))
+            own = (entry.get("thresholds_by_run") or {}).get(run) or entry.get("thresholds")
+            picks = _at_own_thresholds(read_picks_csv(picks_path), own)
         else:
             notes.append(f"{picks_path} is missing: central slices show the ground truth only")
     classes = ClassCatalogue(
@@ -110,7 +111,9 @@ def slice_picker(results: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _open_recorded(record: dict[str, Any]) -> tuple[Dataset | None, str]:
-    """Reopen the dataset from its recorded identity, only if its files are already on disk."""
+    """Reopen the dataset from its recorded source, only if its files are already on disk."""
+    # schema 2: paths live under "source", content fields under "identity"
+    record = {**(record.get("identity") or {}), **(record.get("source") or {}), **record}
     kind = record.get("kind")
     try:
         if kind == "copick" and record.get("config"):

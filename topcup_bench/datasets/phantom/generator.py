@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from topcup_bench.datasets.phantom.imaging import image_density
+from topcup_bench.datasets.phantom.preset_checks import check_preset_fits
 from topcup_bench.datasets.phantom.presets import FLAVOURS, PhantomPreset, resolve_preset
 from topcup_bench.datasets.phantom.scene import build_density, build_scene
 from topcup_bench.datasets.units import voxels_to_angstrom, zyx_to_xyz
@@ -122,6 +123,7 @@ def generate_run(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InputError("phantom generator", f"workers must be an integer ≥ 1, got {workers!r}")
     chosen = tuple(preset.flavours if flavours is None else flavours)
+    check_preset_fits(preset, len(chosen))  # before any allocation: a clear error, not an OOM kill
     unknown = [f for f in chosen if f not in FLAVOURS]
     if unknown or not chosen:
         raise InputError(

@@ -8,12 +8,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from topcup_bench.errors import InputError, did_you_mean
+from topcup_bench.memory import check_fits
 from topcup_bench.types import COMPETITION_CLASSES
 
 if TYPE_CHECKING:
     from topcup_bench.datasets.phantom.presets import PhantomPreset
 
-__all__ = ["FLAVOURS", "normalise_and_validate"]
+__all__ = ["FLAVOURS", "normalise_and_validate", "estimate_peak_bytes", "check_preset_fits"]
 
 #: Tomogram flavours the Fourier imaging model can produce (copick tomogram types).
 FLAVOURS: tuple[str, ...] = ("denoised", "wbp")
@@ -39,6 +40,52 @@ _NON_NEGATIVE = (
     "noise_sigma",
 )
 _RANGES = ("crowder_radius_voxels", "vesicle_radius_voxels", "defocus_range_um")
+
+#: Padding of the Fourier grid on each axis (voxels), as in :mod:`.fourier` (before fast sizes).
+_PAD_VOXELS = 16
+
+
+def estimate_peak_bytes(preset: PhantomPreset, n_flavours: int | None = None) -> int:
+    """Estimated peak memory (bytes) of generating one run of ``preset``.
+
+    The imaging keeps about four float32/complex64 half-spectrum arrays of the
+    padded grid (signal, noise, filtered, inverse transform: ~24 bytes per
+    padded voxel), and the density, the scene and one output volume per flavour
+    (4 bytes per voxel each).
+
+    Parameters
+    ----------
+    preset : PhantomPreset
+    n_flavours : int, optional
+        Flavours produced (default: the preset's).
+
+    Examples
+    --------
+    >>> from topcup_bench.datasets.phantom.presets import resolve_preset
+    >>> estimate_peak_bytes(resolve_preset("tiny")) < 2**30
+    True
+    """
+    flavours = len(preset.flavours) if n_flavours is None else int(n_flavours)
+    voxels = math.prod(int(n) for n in preset.shape_zyx)
+    padded = math.prod(int(n) + _PAD_VOXELS for n in preset.shape_zyx)
+    return 24 * padded + 4 * voxels * (3 + flavours)
+
+
+def check_preset_fits(preset: PhantomPreset, n_flavours: int | None = None) -> None:
+    """Refuse a preset too large for this machine's memory, before allocating anything.
+
+    Raises
+    ------
+    InputError
+        Naming the knob ``shape_zyx`` (``--set shape_zyx=[z,y,x]``), the estimate
+        and the available memory.
+    """
+    shape = "x".join(str(n) for n in preset.shape_zyx)
+    check_fits(
+        estimate_peak_bytes(preset, n_flavours),
+        f"phantom preset {preset.name!r}, knob shape_zyx (--set shape_zyx=...)",
+        f"tomograms of {shape} voxels (z, y, x)",
+    )
 
 
 def normalise_and_validate(preset: PhantomPreset) -> None:

@@ -7,10 +7,17 @@ Layout of ``DIR`` (the copick overlay root)::
     DIR/ExperimentRuns/<run>/VoxelSpacing10.000/<flavour>.zarr   OME-Zarr, 3 levels, z-y-x
     DIR/ExperimentRuns/<run>/Picks/curation_0_<object>.json      ground truth (Å, x-y-z)
 
-The project is generated in a temporary sibling folder and renamed into place
-when complete, so an interrupted generation leaves nothing half-written.  A
-second call with the same parameters finds the manifest's cache key and
-returns at once.
+The project is generated in a temporary sibling folder (``.DIR.partial-*``)
+and renamed into place when complete, so an interrupted generation leaves
+nothing half-written.  Generation holds a lock on ``DIR``
+(:class:`~topcup_bench.folder_lock.FolderLock`): a second process generating
+the same project waits and then finds it complete, and staging folders left
+by killed generations are removed by the next one.  A second call with the
+same parameters finds the manifest's cache key and returns at once.  The
+config's ``overlay_root`` names ``DIR``, and
+:func:`~topcup_bench.datasets.copick_project.open_copick_root` re-roots a
+generated project at its config's folder, so a copied or moved project uses
+its own files.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from topcup_bench.datasets.dataset import MANIFEST_NAME
 from topcup_bench.datasets.phantom.generator import generate_run, run_seed
 from topcup_bench.datasets.phantom.presets import PhantomPreset
 from topcup_bench.errors import InputError, OutputExistsError
+from topcup_bench.folder_lock import FolderLock
 from topcup_bench.palette import class_colour, rgba
 from topcup_bench.types import COMPETITION_CLASSES
 
@@ -163,23 +171,72 @@ def write_phantom_project(
     """
     target = Path(out_dir).resolve()
     if is_complete_project(target, spec):
+        _tidy_if_idle(target)
         return target / CONFIG_NAME
-    if target.exists() and any(target.iterdir()) and not overwrite:
-        raise OutputExistsError(
-            f"{target}: folder is not empty and is not a phantom with these parameters "
-            f"(cache key {spec.cache_key()}); pass overwrite=True (--overwrite) to replace it"
-        )
+    _refuse_other_content(target, spec, overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     workers = workers or min(4, os.cpu_count() or 1)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    lock = FolderLock(target)
+    lock.acquire(wait=True)  # another process generating the same project: wait for it
+    staging = None
     try:
+        if is_complete_project(target, spec):
+            return target / CONFIG_NAME
+        _refuse_other_content(target, spec, overwrite)
+        _remove_stale_staging(target)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; the project is a normal folder
         _generate_into(staging, spec, progress=progress, workers=workers)
         _write_config(staging, overlay=target, name=target.name)
         _replace_folder(staging, target)
     finally:
-        if staging.exists():
+        if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+        lock.release()
     return target / CONFIG_NAME
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _refuse_other_content(target: Path, spec: PhantomProjectSpec, overwrite: bool) -> None:
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise OutputExistsError(
+            f"{target}: folder is not empty and is not a phantom with these parameters "
+            f"(cache key {spec.cache_key()}); pass --overwrite to replace it"
+        )
+
+
+def _remove_stale_staging(target: Path) -> None:
+    """Remove ``.NAME.partial-*`` and ``.NAME.old-*`` folders of killed generations.
+
+    Only called under the lock of ``target``: no live generation of it owns them.
+    """
+    prefixes = (f".{target.name}.partial-", f".{target.name}.old-")
+    with os.scandir(target.parent) as entries:
+        stale = [
+            e.path
+            for e in entries
+            if e.name.startswith(prefixes) and e.is_dir(follow_symlinks=False)
+        ]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _tidy_if_idle(target: Path) -> None:
+    """Remove stale staging folders beside a complete project when nobody is generating it."""
+    lock = FolderLock(target)
+    try:
+        if lock.acquire(wait=False) is None:
+            try:
+                _remove_stale_staging(target)
+            finally:
+                lock.release()
+    except OSError:  # a read-only cache: nothing to tidy
+        pass
 
 
 def is_complete_project(folder: Path, spec: PhantomProjectSpec) -> bool:

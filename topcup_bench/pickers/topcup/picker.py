@@ -149,6 +149,18 @@ class TopCUPPicker(TrainablePicker):
         self._models: list[Any] = []
         self._metadata: list[dict[str, Any]] = []
 
+    def input_digest(self, dataset, run: str) -> str:
+        """The run's tomogram digest, plus the content of the ``weights`` files when given."""
+        from topcup_bench.identity import digest_file, digest_json
+
+        paths = [Path(p.strip()) for p in self.weights.split(",") if p.strip()]
+        return digest_json(
+            {
+                "tomogram": dataset.run_digest(run),
+                "weights": [digest_file(p) if p.is_file() else None for p in paths],
+            }
+        )
+
     # ------------------------------------------------------------------ ensemble
     def fit(self, dataset, runs: Sequence[str]) -> None:
         """Load ``weights``, or train (or load from the cache) ``members`` networks on ``runs``.

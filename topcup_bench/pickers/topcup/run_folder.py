@@ -96,7 +96,7 @@ def prepare_out_dir(out_dir, resume: bool, overwrite: bool) -> Path | None:
     if previous and not (resume or overwrite):
         raise OutputExistsError(
             f"{out} already holds a training run ({', '.join(previous)}); "
-            "pass resume=True (--resume) to continue it or overwrite=True (--overwrite)"
+            "pass --resume to continue it or --overwrite to replace it"
         )
     if overwrite and not resume:
         for name in ("last.pt", "best.pt", "model.pt", "metrics.json", "log.csv"):

@@ -1,0 +1,243 @@
+"""Digests of what a result depends on: the one place that decides "same data".
+
+A result (a picks table, a score, a trained network) depends on the content
+of its inputs, never on where they are stored.  This module turns content
+into short, stable hex digests (SHA-256):
+
+* :func:`digest_json` — any JSON-ready value, through a canonical JSON text;
+* :func:`digest_file` — the bytes of one file (picks sources, weights);
+* :func:`digest_zarr_array` — a stored zarr (v2) array: its ``.zarray``
+  metadata and every chunk file's bytes, in sorted key order, without
+  decoding (cheap: a default phantom tomogram digests in milliseconds);
+* :func:`digest_table` — a picks table by its canonical sorted rows, so the
+  same points digest equally whatever file format or row order held them.
+
+The dataset identity (:meth:`topcup_bench.datasets.dataset.Dataset.identity`),
+the runner's picks cache key and ``compare`` all use these functions, and
+:func:`same_dataset` is the one comparison of two identities.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "canonical_json",
+    "digest_json",
+    "digest_bytes",
+    "digest_file",
+    "digest_zarr_array",
+    "digest_table",
+    "with_digest",
+    "same_dataset",
+    "files_signature",
+]
+
+_BLOCK = 1 << 20
+_ZARR_MEMO: dict[tuple[str, tuple | None], str] = {}
+_FILE_MEMO: dict[tuple[str, tuple], str] = {}
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text of ``value``: sorted keys, no spaces, ``repr`` floats.
+
+    Non-finite floats are written as the strings ``"NaN"``, ``"Infinity"``,
+    ``"-Infinity"``; other objects that JSON cannot hold (paths, numpy
+    scalars) by ``str``.
+
+    Examples
+    --------
+    >>> canonical_json({"b": 1, "a": [1.5, "x"]})
+    '{"a":[1.5,"x"],"b":1}'
+    """
+    return json.dumps(
+        _finite(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+
+
+def digest_json(value: Any) -> str:
+    """Hex SHA-256 of :func:`canonical_json` of ``value``.
+
+    Examples
+    --------
+    >>> digest_json({"a": 1, "b": 2}) == digest_json({"b": 2, "a": 1})
+    True
+    """
+    return digest_bytes(canonical_json(value).encode("utf-8"))
+
+
+def digest_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def digest_file(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of the bytes of the file at ``path`` (read in 1 MiB blocks).
+
+    Memoised per process on the file's size, modification time and inode.
+    """
+    memo_key = (os.path.abspath(path), files_signature([Path(path)]))
+    if memo_key in _FILE_MEMO:
+        return _FILE_MEMO[memo_key]
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_BLOCK), b""):
+            sha.update(block)
+    _FILE_MEMO[memo_key] = sha.hexdigest()
+    return _FILE_MEMO[memo_key]
+
+
+def files_signature(paths: Sequence[Path]) -> tuple:
+    """``(name, size, mtime_ns, inode)`` of each path: changes whenever a file is rewritten."""
+    out = []
+    for path in paths:
+        info = os.stat(path)
+        out.append((str(path), info.st_size, info.st_mtime_ns, info.st_ino))
+    return tuple(out)
+
+
+def digest_zarr_array(array_path: str | os.PathLike[str], *, run: str = "") -> str:
+    """Hex SHA-256 of a stored zarr v2 array: its layout and its chunks' bytes, not decoded.
+
+    The chunks are first checked (:func:`~topcup_bench.datasets.zarr_integrity.check_zarr_chunks`:
+    all present, none truncated).  Then the array's ``shape``, ``chunks``,
+    ``dtype``, ``order``, ``fill_value``, ``filters`` and ``compressor`` are
+    hashed, and each chunk's key and bytes in sorted key order.  Blosc stores
+    a chunk's independently compressed blocks in the order its threads finish,
+    so the same values can be stored as differently ordered bytes: a blosc
+    chunk is hashed block by block in block order, which makes the digest
+    stable.  The same values compressed differently (another codec, level or
+    library version) digest differently: the identity errs on the side of
+    "not the same".  The result is memoised per process on the files' sizes,
+    modification times and inodes: an unchanged array is read once, an edited
+    one again.
+
+    Parameters
+    ----------
+    array_path : str or os.PathLike
+        The array's folder (holding ``.zarray``), e.g. ``tomo.zarr/0``.
+    run : str
+        Named in errors.
+
+    Raises
+    ------
+    ZarrChunkError
+        A chunk is missing or truncated, or the metadata is unreadable.
+    """
+    from topcup_bench.datasets.zarr_integrity import (
+        blosc_block_spans,
+        check_zarr_chunks,
+        chunk_keys,
+        read_array_metadata,
+    )
+
+    root = Path(array_path)
+    meta = read_array_metadata(root, run=run)
+    keys = sorted(key for key, _ in chunk_keys(meta))
+    try:
+        signature = files_signature([root / ".zarray"] + [root / key for key in keys])
+    except FileNotFoundError:
+        signature = None  # a missing chunk: the check below names it
+    memo_key = (os.fspath(root), signature)
+    if signature is not None and memo_key in _ZARR_MEMO:
+        return _ZARR_MEMO[memo_key]
+    check_zarr_chunks(root, run=run)
+    layout = ("shape", "chunks", "dtype", "order", "fill_value", "filters", "compressor")
+    sha = hashlib.sha256(canonical_json({k: meta.get(k) for k in layout}).encode())
+    blosc = (meta.get("compressor") or {}).get("id") == "blosc"
+    for key in keys:
+        data = (root / key).read_bytes()
+        spans = blosc_block_spans(data) if blosc else None
+        sha.update(f"\0{key}\0{len(data)}\0".encode())
+        if spans is None:
+            sha.update(data)
+            continue
+        view = memoryview(data)
+        sha.update(view[:16])
+        for start, end in spans:
+            sha.update(view[start:end])
+    digest = sha.hexdigest()
+    _ZARR_MEMO[memo_key] = digest
+    return digest
+
+
+def digest_table(table: pd.DataFrame, columns: Sequence[str]) -> str:
+    """Hex SHA-256 of the rows of ``table`` (restricted to ``columns``), sorted.
+
+    Floats enter as ``repr`` of float64, strings as they are; the row order
+    of the table does not matter, duplicates do.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        E.g. a ground-truth picks table (``experiment, particle_type, x, y, z``).
+    columns : sequence of str
+        Columns that define the content, in this order.
+    """
+    rows = sorted(
+        tuple(_cell(v) for v in row)
+        for row in table.loc[:, list(columns)].itertuples(index=False, name=None)
+    )
+    return digest_json({"columns": list(columns), "rows": rows})
+
+
+def with_digest(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` plus ``"digest"``: :func:`digest_json` of the fields (an identity record)."""
+    body = {k: v for k, v in fields.items() if k != "digest"}
+    return {**body, "digest": digest_json(body)}
+
+
+def same_dataset(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+    """Whether two dataset identities describe the same data (equal ``"digest"``).
+
+    Either argument may also be a results ``dataset`` record (holding
+    ``"identity"``).  Identities without a digest (results written before
+    schema version 2) are never the same as anything.
+
+    Examples
+    --------
+    >>> same_dataset({"digest": "ab"}, {"identity": {"digest": "ab"}})
+    True
+    >>> same_dataset({"digest": "ab"}, {"config": "/x"})
+    False
+    """
+    first, second = _digest_of(a), _digest_of(b)
+    return first is not None and first == second
+
+
+def _digest_of(record: Mapping[str, Any] | None) -> str | None:
+    if not isinstance(record, Mapping):
+        return None
+    if isinstance(record.get("identity"), Mapping):
+        record = record["identity"]
+    digest = record.get("digest")
+    return digest if isinstance(digest, str) and digest else None
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, int)) and not isinstance(value, float):
+        return int(value)
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
