@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import zarr
 
-from topcup_bench import identity
 from topcup_bench.identity import (
     canonical_json,
     digest_file,
@@ -86,21 +85,41 @@ def test_zarr_digest_is_of_the_stored_content_not_the_location(tmp_path, monkeyp
     (copy / "0" / ".zattrs").write_text('{"note": "attributes are not data"}')
     assert digest_zarr_array(array) == digest_zarr_array(copy / "0")
 
-    reads = []
-    original = identity.Path.read_bytes
-    monkeypatch.setattr(
-        identity.Path, "read_bytes", lambda self: reads.append(self.name) or original(self)
-    )
+    opened = []
+    original = zarr.open_array
+    monkeypatch.setattr(zarr, "open_array", lambda *a, **k: opened.append(a) or original(*a, **k))
     before = digest_zarr_array(array)
-    assert reads == []  # unchanged files: memoised, nothing read
+    assert opened == []  # unchanged files: memoised, nothing decoded
 
     changed = data.copy()
     changed[5, 5, 5] += 1.0
-    zarr.open_array(str(array), mode="r+")[:] = changed  # rewrites one chunk
+    original(str(array), mode="r+")[:] = changed  # rewrites one chunk
     after = digest_zarr_array(array)
-    assert after != before and len(reads) == 8  # the 8 chunks are read again
-    zarr.open_array(str(array), mode="r+")[:] = data
+    assert after != before and len(opened) == 1  # decoded again
+    original(str(array), mode="r+")[:] = data
     assert digest_zarr_array(array) == before
+
+
+def test_zarr_digest_is_of_the_values_not_of_their_compression_or_chunking(tmp_path):
+    data = np.random.default_rng(5).normal(size=(12, 10, 9)).astype(np.float32)
+    stored = [
+        _array(tmp_path / "blosc.zarr", data),
+        tmp_path / "zlib.zarr" / "0",
+        tmp_path / "raw.zarr" / "0",
+    ]
+    zarr.open_group(str(tmp_path / "zlib.zarr"), mode="w").create_dataset(
+        "0", data=data, chunks=(5, 3, 9), compressor=numcodecs.Zlib(level=9)
+    )
+    zarr.open_group(str(tmp_path / "raw.zarr"), mode="w").create_dataset(
+        "0", data=data, chunks=(12, 10, 9), compressor=None
+    )
+    digests = {digest_zarr_array(path) for path in stored}
+    assert len(digests) == 1
+    other = data.copy()
+    other[11, 9, 8] = np.nextafter(other[11, 9, 8], np.float32(np.inf))  # one ulp, last voxel
+    assert digest_zarr_array(_array(tmp_path / "other.zarr", other)) not in digests
+    reshaped = data.reshape(12, 9, 10)  # same bytes, another shape
+    assert digest_zarr_array(_array(tmp_path / "shape.zarr", reshaped)) not in digests
 
 
 def _permuted_blocks(chunk: bytes) -> bytes:

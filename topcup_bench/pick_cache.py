@@ -8,7 +8,7 @@ Each entry is two files under ``<root>/<picker>/``::
 The key hashes everything the picks depend on (:meth:`PickCache.key`): the
 picker (name, version, parameters), the run, the classes and voxel size, the
 digest of the picker's input data (:meth:`Picker.input_digest`: the
-tomogram's stored bytes, for the oracle also the run's ground truth, for
+tomogram's values, for the oracle also the run's ground truth, for
 ``external`` the source's content), for trainable pickers the digests of the
 training runs, and the package version.  Editing a tomogram or the ground
 truth therefore never returns picks of the old data.

@@ -256,3 +256,25 @@ def test_slices_show_the_best_picker_that_is_not_the_oracle():
     assert slice_picker(results)["picker"] == "oracle"  # only references: the best of them
     results["results"] = [results["results"][1]]
     assert slice_picker(results) is None
+
+
+def test_terminal_leaderboard_says_a_common_threshold_source_once():
+    from rich.console import Console
+
+    from topcup_bench.reports.leaderboard import render_leaderboard_rich
+
+    def rendered(results):
+        table = render_leaderboard_rich(leaderboard_frame(results), "title")
+        console = Console(width=400, record=True, file=io.StringIO())
+        console.print(table)
+        return table, console.export_text()
+
+    results = _hand_made_results()
+    table, _ = rendered(results)  # b and c were tuned differently: one column
+    assert "thresholds" in [column.header for column in table.columns]
+    assert table.caption is None
+    results["results"][0]["threshold_source"] = "5-fold cross-validation over runs"
+    table, text = rendered(results)  # the failed picker has none; b and c agree: the caption
+    assert "thresholds" not in [column.header for column in table.columns]
+    assert "thresholds: 5-fold cross-validation over runs" in text
+    assert text.count("5-fold cross-validation") == 1

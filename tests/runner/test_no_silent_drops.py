@@ -12,7 +12,6 @@ import pytest
 from topcup_bench.benchmark_config import BenchmarkConfig
 from topcup_bench.cli import main
 from topcup_bench.datasets import write_kaggle_csv
-from topcup_bench.datasets.catalog import open_dataset
 from topcup_bench.errors import InputError, TopcupBenchWarning
 from topcup_bench.pickers import Picker, create_picker
 from topcup_bench.pickers.registry import PICKERS
@@ -20,19 +19,7 @@ from topcup_bench.results import read_results
 from topcup_bench.runner import run_pickers
 from topcup_bench.workflow import run_benchmark
 
-TINY = "phantom:tiny?runs=3&test=2"
-
-
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    folder = tmp_path_factory.getbasetemp() / "tb-cache"
-    monkeypatch.setenv("TOPCUP_BENCH_CACHE", str(folder))
-    return folder
-
-
-@pytest.fixture
-def dataset():
-    return open_dataset(TINY, progress=False)
+from .conftest import TINY
 
 
 def _external_source(dataset, path, rename):

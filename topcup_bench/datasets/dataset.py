@@ -33,7 +33,7 @@ from topcup_bench.datasets.zarr_integrity import (
 )
 from topcup_bench.errors import CopickSourceError, InputError, did_you_mean
 from topcup_bench.identity import (
-    digest_bytes,
+    digest_array,
     digest_json,
     digest_table,
     digest_zarr_array,
@@ -133,21 +133,15 @@ class Dataset(abc.ABC):
         return {"kind": self.kind, "name": self.name, "spec": getattr(self, "spec", None)}
 
     def run_digest(self, run: str) -> str:
-        """Digest of the tomogram data of ``run``.
+        """Digest of the tomogram values of ``run`` (:func:`~topcup_bench.identity.digest_array`).
 
-        The default decodes the tomogram once per instance and digests its
-        array; datasets stored as zarr digest the stored chunks instead.
+        The default loads the tomogram once per instance; datasets stored as
+        local zarr digest the stored array slab by slab (the same digest for
+        the same values) after checking its chunks.
         """
         cache = self.__dict__.setdefault("_run_digest_cache", {})
         if run not in cache:
-            tomogram = self.tomogram(run)
-            cache[run] = digest_json(
-                {
-                    "shape_zyx": list(tomogram.shape_zyx),
-                    "voxel_size_angstrom": float(tomogram.voxel_size_angstrom),
-                    "data": digest_bytes(np.ascontiguousarray(tomogram.data).tobytes()),
-                }
-            )
+            cache[run] = digest_array(self.tomogram(run).data)
         return cache[run]
 
     def truth_digest(self, runs: Iterable[str] | None = None) -> str:
@@ -347,7 +341,7 @@ class CopickDataset(Dataset):
         }
 
     def run_digest(self, run: str) -> str:
-        """Digest of the stored scale-0 array of ``run`` (metadata and chunk bytes, not decoded).
+        """Digest of the values of the stored scale-0 array of ``run``.
 
         Raises
         ------

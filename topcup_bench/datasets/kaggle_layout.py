@@ -136,7 +136,7 @@ class KaggleDataset(Dataset):
         }
 
     def run_digest(self, run: str) -> str:
-        """Digest of the stored scale-0 array of ``run`` (metadata and chunk bytes, not decoded).
+        """Digest of the values of the stored scale-0 array of ``run``.
 
         Raises
         ------

@@ -267,11 +267,22 @@ def _shown(names: list[str], limit: int = 8) -> str:
 
 
 def render_leaderboard_rich(frame: pd.DataFrame, title: str) -> Table:
-    """The leaderboard as a rich table for the terminal."""
+    """The leaderboard as a rich table for the terminal.
+
+    When every scored picker's thresholds were set the same way, that is said
+    once in the caption instead of in a column repeated on every row.
+    """
     header, rows = _cells(frame)
-    table = Table(title=title)
-    for column in header:
-        table.add_column(column, overflow="fold")
+    column = header.index("thresholds")
+    sources = {cells[column] for cells in rows} - {"—"}  # failed pickers have none
+    caption = None
+    if len(sources) == 1:
+        caption = f"thresholds: {sources.pop()}"
+        header = header[:column] + header[column + 1 :]
+        rows = [cells[:column] + cells[column + 1 :] for cells in rows]
+    table = Table(title=title, caption=caption)
+    for name in header:
+        table.add_column(name, overflow="fold")
     for cells in rows:
         table.add_row(*cells)
     return table
