@@ -35,6 +35,7 @@ from topcup_bench.datasets.catalog import cache_dir, open_dataset
 from topcup_bench.datasets.dataset import Dataset
 from topcup_bench.errors import InputError, OutputExistsError, TopcupBenchWarning
 from topcup_bench.identity import same_dataset
+from topcup_bench.metrics.bootstrap import check_bootstrap_fits
 from topcup_bench.operating_points import choose_operating_points
 from topcup_bench.output_folder import OwnedFolder, claim_output_folder
 from topcup_bench.pickers.labels import check_picker_label
@@ -123,6 +124,7 @@ def _run_into(
     if config.write_copick:
         check_write_copick(dataset, names, dataset.split(config.split), overwrite)
     runs = dataset.split(config.split)
+    check_bootstrap_fits(config.bootstrap, len(runs), len(dataset.classes))  # before any picking
     train_runs = _train_runs(dataset, config.split)
     fit_runs, tune_runs = _fit_and_tune_runs(train_runs, runs, config.tune_thresholds)
     outcomes = run_pickers(

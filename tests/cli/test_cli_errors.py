@@ -179,3 +179,13 @@ def test_report_of_a_malformed_results_file_exits_2(tmp_path, capsys):
     assert status == 2
     assert err.startswith(f"error: {bad}: missing field 'dataset.identity'")
     assert not (tmp_path / "rep").exists()
+
+
+def test_run_refuses_a_huge_bootstrap_before_any_picker_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2**30)
+    monkeypatch.setenv("TOPCUP_BENCH_CACHE", str(tmp_path / "cache"))
+    args = ["run", "--dataset", "phantom:tiny", "--pickers", "oracle", "--out", tmp_path / "out"]
+    status, err = _run([*map(str, args), "--bootstrap", str(10**9), "--quiet"], capsys)
+    assert status == 2 and "--bootstrap" in err and "GiB of memory" in err
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "cache" / "picks").exists()  # the oracle never ran

@@ -79,3 +79,17 @@ def test_list_datasets(capsys):
     status, text, _ = run(["list", "datasets"], capsys)
     assert status == 0
     assert "phantom:default" in text and "small-kaggle-like" in text and "phantom:full-hard" in text
+
+
+def test_list_knobs_take_brackets_or_bare_commas(monkeypatch, tmp_path, capsys):
+    """``shape_zyx=[a,b,c]`` and ``shape_zyx=a,b,c`` are one value; too large is refused early."""
+    from topcup_bench import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2**30)  # a 1 GiB machine
+    for value in ("[400,400,400]", "400,400,400"):
+        status, _, err = run(
+            ["phantom", "--out", tmp_path / "p", "--preset", "tiny", "--set", f"shape_zyx={value}"],
+            capsys,
+        )
+        assert status == 2 and "400x400x400" in err and "shape_zyx" in err, err
+    assert not (tmp_path / "p").exists()

@@ -150,6 +150,11 @@ def _parse_override(item: str) -> tuple[str, object]:
         value = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
+        if "," in raw:  # a bare list: shape_zyx=92,160,160 as [92,160,160]
+            try:
+                value = json.loads(f"[{raw}]")
+            except json.JSONDecodeError:
+                pass
     if isinstance(value, list):
         value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
     return key.strip(), value

@@ -17,7 +17,7 @@ from topcup_bench.metrics.counts import RunClassCounts
 from topcup_bench.metrics.fbeta import precision_recall_fbeta_arrays
 from topcup_bench.metrics.score import ScoreResult
 
-__all__ = ["BootstrapInterval", "bootstrap_score"]
+__all__ = ["BootstrapInterval", "bootstrap_score", "check_bootstrap_fits"]
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,7 @@ def bootstrap_score(
     if not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
         raise InputError("confidence", f"expected a level between 0 and 1, found {confidence!r}")
     counts = result.counts
-    check_fits(
-        _peak_bytes(int(n_resamples), len(counts.experiments), len(counts.classes)),
-        "--bootstrap (n_resamples)",
-        f"{n_resamples} bootstrap resamples of {len(counts.experiments)} runs",
-    )
+    check_bootstrap_fits(int(n_resamples), len(counts.experiments), len(counts.classes))
     weights = np.array([result.classes[c].weight for c in counts.classes])
     resampled = resampled_scores(
         counts, weights, result.total_weight, result.beta, n_resamples, seed
@@ -123,6 +119,21 @@ def bootstrap_score(
 
 def _is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_bootstrap_fits(n_resamples: int, n_experiments: int, n_classes: int) -> None:
+    """Refuse, before any work, a bootstrap too large for this machine's memory.
+
+    Raises
+    ------
+    InputError
+        Naming ``--bootstrap``, the estimate and the memory available.
+    """
+    check_fits(
+        _peak_bytes(n_resamples, n_experiments, n_classes),
+        "--bootstrap (n_resamples)",
+        f"{n_resamples} bootstrap resamples of {n_experiments} runs",
+    )
 
 
 def _peak_bytes(n_resamples: int, n_experiments: int, n_classes: int) -> int:
