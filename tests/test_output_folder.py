@@ -126,8 +126,8 @@ def test_another_commands_folder_is_refused_unless_overwrite(tmp_path):
     _write(out, {"report.md": "r"}, command="report")
     with pytest.raises(OutputExistsError, match="'topcup-bench report'"):
         _write(out, {"results.json": "{}"})
-    _write(out, {"results.json": "{}"}, overwrite=True)
-    assert _tree(out) == [MANIFEST_NAME, "results.json"]
+    _write(out, {"results.json": "{}"}, overwrite=True)  # the report's files are kept
+    assert _tree(out) == [MANIFEST_NAME, "report.md", "results.json"]
 
 
 def test_out_that_is_a_file_or_blocked_path_is_an_input_error(tmp_path):
@@ -172,3 +172,36 @@ def test_a_symlinked_out_is_written_through(tmp_path):
     (tmp_path / "link").symlink_to(real)
     _write(tmp_path / "link", {"results.json": "{}"})
     assert (real / "results.json").read_text() == "{}"
+
+
+def test_another_commands_files_are_kept_under_overwrite_never_removed(tmp_path):
+    out = tmp_path / "out"
+    _write(out, {"results.json": "{}", "picks/a.csv": "a", "report/report.md": "r"})
+    before = {rel: (out / rel).read_bytes() for rel in _tree(out) if rel != MANIFEST_NAME}
+    _write(out, {"report.md": "mine"}, command="report", overwrite=True)
+    assert {rel: (out / rel).read_bytes() for rel in before} == before
+    assert (out / "report.md").read_text() == "mine"
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert manifest["command"] == "report" and list(manifest["files"]) == ["report.md"]
+    assert sorted(manifest["kept"]) == sorted(before)
+    _write(out, {"figures.md": "second"}, command="report")  # the kept files are still kept
+    assert sorted(_tree(out)) == sorted([MANIFEST_NAME, "figures.md", *before])
+
+
+def test_a_parent_that_is_a_file_is_named(tmp_path):
+    (tmp_path / "userfile.txt").write_text("x")
+    with pytest.raises(InputError, match=r"--out: .*userfile.txt is a file, not a folder"):
+        _write(tmp_path / "userfile.txt" / "sub", {"results.json": "{}"})
+    assert (tmp_path / "userfile.txt").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["userfile.txt"]
+
+
+def test_a_folder_inside_another_output_folder_is_refused(tmp_path):
+    run = tmp_path / "run"
+    _write(run, {"results.json": "{}", "report/report.md": "r"})
+    before = {rel: (run / rel).read_bytes() for rel in _tree(run)}
+    with pytest.raises(InputError, match=r"is the report of the run in .*re-run 'topcup-bench"):
+        _write(run / "report", {"report.md": "x"}, command="report", overwrite=True)
+    with pytest.raises(InputError, match=r"is inside .*'topcup-bench run'"):
+        _write(run / "mine", {"report.md": "x"}, command="report", overwrite=True)
+    assert {rel: (run / rel).read_bytes() for rel in _tree(run)} == before

@@ -188,3 +188,45 @@ def test_write_copick_writes_into_a_copied_project_and_never_over_existing_picks
     assert main([*args, "--out", str(tmp_path / "b"), "--overwrite"]) == 0
     truth = CopickDataset(config, tomo_type=original.tomo_type).truth()
     assert len(truth) == len(original.truth())  # the ground truth is untouched
+
+
+def test_a_run_in_which_no_picker_succeeded_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "o30"
+    assert main([*ARGS, "--pickers", "oracle", "--out", str(out)]) == 0
+    capsys.readouterr()
+    before = _snapshot(out)
+    assert "picks/oracle.csv" in before
+    bad = f"external:source={tmp_path / 'missing.csv'};label=oracle"  # fails while set up
+    assert main([*ARGS, "--pickers", bad, "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert _snapshot(out) == before
+    assert f"nothing written: no picker succeeded; {out} is left as it was" in captured.out
+    assert "results:" not in captured.out and "picks:" not in captured.out
+    assert "file not found" in captured.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o30"]
+
+
+def test_a_run_with_one_failed_picker_still_replaces_the_results(tmp_path, capsys):
+    out = tmp_path / "out"
+    bad = f"external:source={tmp_path / 'missing.csv'};label=broken"
+    assert main([*ARGS, "--pickers", f"random,{bad}", "--out", str(out)]) == 1
+    assert "results:" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert [(e["picker"], e["status"]) for e in results["results"]] == [
+        ("random", "ok"),
+        ("broken", "failed"),
+    ]
+
+
+def test_out_in_the_dataset_or_the_cache_is_refused_even_with_overwrite(tmp_path, capsys, picking):
+    project = Path(open_dataset("phantom:tiny").config_path).parent
+    before = _snapshot(project)
+    outs = [project, project / "results", cache_dir(), cache_dir() / "picks", cache_dir().parent]
+    for out in outs:
+        assert main([*ARGS, "--pickers", "oracle", "--out", str(out), "--overwrite"]) == 2
+        err = capsys.readouterr().err
+        assert "even with --overwrite" in err and ("cache folder" in err or "copick" in err)
+    assert _snapshot(project) == before and picking == []
+    assert not (project / "results").exists()
+    assert not list(cache_dir().rglob("results.json"))
+    assert not list(cache_dir().rglob(MANIFEST_NAME))

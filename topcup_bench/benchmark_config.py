@@ -34,7 +34,9 @@ from typing import Any
 
 from topcup_bench.datasets.catalog import DEFAULT_DATASET
 from topcup_bench.errors import InputError, SchemaError, did_you_mean, short_repr
+from topcup_bench.executors import check_scheduler, check_workers
 from topcup_bench.pickers import DEFAULT_PICKERS, parse_picker_spec
+from topcup_bench.pickers.labels import check_picker_label
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -91,13 +93,35 @@ class BenchmarkConfig:
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 _wrong(name, f"an integer >= {low}", value)
             if value < low:
-                raise InputError(
-                    f"BenchmarkConfig.{name} (--{name})", f"must be >= {low}, found {value!r}"
-                )
+                raise _invalid(name, f"must be >= {low}, found {value!r}")
+        self._check_values()
+
+    def _check_values(self) -> None:
+        """Refuse values no run can use: no picker, too many workers, a bad scheduler."""
+        if not self.pickers:
+            raise _invalid("pickers", "no picker given")
+        try:
+            check_workers(self.workers)
+            if self.scheduler is not None:
+                check_scheduler(self.scheduler)
+        except InputError as error:
+            raise _invalid(error.source.lstrip("-"), error.detail) from None
+        if self.scheduler is not None and self.executor != "dask":
+            raise _invalid(
+                "scheduler",
+                f"--scheduler needs --executor dask (the executor is {self.executor!r})",
+            )
 
     def with_overrides(self, **overrides: Any) -> BenchmarkConfig:
         """A copy with the given (non-None) values replaced."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _invalid(name: str, message: str) -> InputError:
+    """An :class:`InputError` for the field ``name`` (its flag ``--name``); ``.field`` is set."""
+    error = InputError(f"BenchmarkConfig.{name} (--{name})", message)
+    error.field = name
+    return error
 
 
 def _wrong(name: str, expected: str, value: Any) -> None:
@@ -142,8 +166,14 @@ _SECTIONS = {
 }
 
 
-def load_config(path: str | os.PathLike[str]) -> BenchmarkConfig:
-    """Read a TOML benchmark configuration (unknown keys are errors with a hint)."""
+def load_config(path: str | os.PathLike[str], **overrides: Any) -> BenchmarkConfig:
+    """Read a TOML benchmark configuration (unknown keys are errors with a hint).
+
+    ``overrides`` (the command-line options; None: not given) replace the
+    file's values before the whole is checked, so that a file's ``scheduler``
+    with ``--executor dask`` is valid.  A bad value names its flag when it came
+    from ``overrides``, else the file and its key.
+    """
     source = os.fspath(path)
     try:
         with open(source, "rb") as handle:
@@ -180,7 +210,17 @@ def load_config(path: str | os.PathLike[str]) -> BenchmarkConfig:
         values["out"] = Path(values["out"])
     if values.get("scheduler") == "":
         values["scheduler"] = None
-    return BenchmarkConfig().with_overrides(**values)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return BenchmarkConfig().with_overrides(**{**values, **given})
+    except InputError as error:  # name the file and the key, not the dataclass
+        field = getattr(error, "field", None)
+        if field is None:
+            raise
+        if field in given:
+            raise InputError(f"--{field}", error.detail) from None
+        key = "pickers" if field == "pickers" else f"[run] {field}"
+        raise SchemaError(source, f"{key}: {error.detail}") from None
 
 
 #: Expected TOML type of each key: (Python types, description, extra check or None).
@@ -224,7 +264,9 @@ def _pickers(content: Any, source: str) -> tuple[tuple[str, dict[str, Any]], ...
     pickers = []
     for index, item in enumerate(content):
         if isinstance(item, str):
-            pickers.append(parse_picker_spec(item))
+            name, params = parse_picker_spec(item)
+            _check_label(params, f"{source}: pickers[{index}]")
+            pickers.append((name, params))
             continue
         if not isinstance(item, dict) or "name" not in item:
             raise SchemaError(source, f"pickers[{index}] needs a 'name'")
@@ -243,5 +285,12 @@ def _pickers(content: Any, source: str) -> tuple[tuple[str, dict[str, Any]], ...
                 f"pickers[{index}].params must be a table {{key = value}}, found "
                 f"{short_repr(params)} ({type(params).__name__})",
             )
+        _check_label(params, f"{source}: pickers[{index}].params")
         pickers.append((name, dict(params)))
     return tuple(pickers)
+
+
+def _check_label(params: Mapping[str, Any], where: str) -> None:
+    """A ``label`` parameter must be a plain name; the error names the file and the picker."""
+    if "label" in params:
+        check_picker_label(params["label"], source=f"{where}.label")

@@ -9,15 +9,23 @@ processes limit BLAS/OpenMP/torch threads to one each.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import AbstractContextManager
 from typing import Any
 
-from topcup_bench.errors import InputError, TopcupBenchError
+from topcup_bench.errors import InputError, TopcupBenchError, short_repr
 
-__all__ = ["EXECUTORS", "make_executor", "limit_threads"]
+__all__ = [
+    "EXECUTORS",
+    "make_executor",
+    "limit_threads",
+    "max_workers",
+    "check_workers",
+    "check_scheduler",
+]
 
 EXECUTORS = ("serial", "processes", "dask")
 
@@ -94,7 +102,7 @@ class DaskExecutor(AbstractContextManager):
                     dashboard_address=None,
                 )
                 self.client = Client(self.cluster)
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, ValueError) as error:
             raise InputError(
                 "--scheduler",
                 f"cannot reach the dask scheduler at {scheduler!r} within "
@@ -120,8 +128,82 @@ class DaskExecutor(AbstractContextManager):
             self.cluster.close()
 
 
-def make_executor(name: str, *, workers: int = 2, scheduler: str | None = None):
-    """Create the executor ``name`` (use it as a context manager)."""
+def max_workers() -> int:
+    """The most ``--workers`` accepted: 4 per CPU core, at least 8.
+
+    More processes than that only thrash the machine (``--workers 100000`` used
+    to start a hundred thousand of them).
+    """
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
+def check_workers(workers: int, source: str = "--workers") -> None:
+    """Refuse a worker count above :func:`max_workers`, naming ``source``.
+
+    Raises
+    ------
+    InputError
+        ``workers`` > :func:`max_workers`.
+    """
+    limit = max_workers()
+    if workers > limit:
+        raise InputError(
+            source,
+            f"at most {limit} workers (4 per CPU core on this machine, at least 8), "
+            f"found {workers}",
+        )
+
+
+_SCHEDULER = re.compile(
+    r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?"
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})/?$"
+)
+_SCHEDULER_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss")
+
+
+def check_scheduler(address: str, source: str = "--scheduler") -> None:
+    """Refuse a dask scheduler address that is not ``[tcp://]host:port``, naming ``source``.
+
+    Parameters
+    ----------
+    address : str
+        ``tcp://host:port`` or ``host:port`` (``tls``, ``ucx``, ``ws`` and
+        ``wss`` schemes are accepted too); the port is 1 to 65535.
+
+    Raises
+    ------
+    InputError
+        Any other text.
+
+    Examples
+    --------
+    >>> check_scheduler("tcp://127.0.0.1:8786")
+    >>> check_scheduler("scheduler.local:8786")
+    """
+    match = _SCHEDULER.match(address.strip())
+    scheme = match and match.group("scheme")
+    if (
+        match is None
+        or (scheme is not None and scheme.lower() not in _SCHEDULER_SCHEMES)
+        or not 1 <= int(match.group("port")) <= 65535
+    ):
+        raise InputError(
+            source,
+            "expected a dask scheduler address tcp://HOST:PORT or HOST:PORT (port 1 to "
+            f"65535), found {short_repr(address)}",
+        )
+
+
+def make_executor(
+    name: str, *, workers: int = 2, scheduler: str | None = None, tasks: int | None = None
+):
+    """Create the executor ``name`` (use it as a context manager).
+
+    ``workers`` is capped at ``tasks`` (the most tasks one ``map`` gets), when
+    given: never more processes than there is work for.
+    """
+    if tasks is not None:
+        workers = max(1, min(workers, tasks))
     if name == "serial":
         return SerialExecutor()
     if name == "processes":

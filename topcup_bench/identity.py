@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,12 @@ def files_signature(paths: Sequence[Path]) -> tuple:
     return tuple(out)
 
 
-def digest_array(values: Any, *, slab: int | None = None) -> str:
+def digest_array(
+    values: Any,
+    *,
+    slab: int | None = None,
+    on_read_error: Callable[[int, int, Exception], Exception] | None = None,
+) -> str:
     """Hex SHA-256 of an array's values: its shape, little-endian dtype and C-order bytes.
 
     Parameters
@@ -116,6 +121,9 @@ def digest_array(values: Any, *, slab: int | None = None) -> str:
         planes at a time.
     slab : int, optional
         Planes per read along the first axis (default: all at once).
+    on_read_error : callable, optional
+        ``on_read_error(start, stop, error)`` returns the exception to raise
+        when reading planes ``start:stop`` fails (default: the error as it is).
 
     Examples
     --------
@@ -136,7 +144,13 @@ def digest_array(values: Any, *, slab: int | None = None) -> str:
         return sha.hexdigest()
     step = slab or shape[0]
     for start in range(0, shape[0], step):
-        sha.update(np.ascontiguousarray(values[start : start + step], dtype=dtype).tobytes())
+        try:
+            part = values[start : start + step]
+        except Exception as error:  # a codec's error (blosc: RuntimeError) on a corrupt chunk
+            if on_read_error is None:
+                raise
+            raise on_read_error(start, min(start + step, shape[0]), error) from error
+        sha.update(np.ascontiguousarray(part, dtype=dtype).tobytes())
     return sha.hexdigest()
 
 
@@ -187,9 +201,75 @@ def digest_zarr_array(array_path: str | os.PathLike[str], *, run: str = "") -> s
         return _ZARR_MEMO[memo_key]
     check_zarr_chunks(root, run=run)
     array = zarr.open_array(os.fspath(root), mode="r")
-    digest = digest_array(array, slab=array.chunks[0] if array.ndim else None)
+
+    def undecodable(start: int, stop: int, error: Exception) -> Exception:
+        return undecodable_chunks(array, root, run, meta, start, error)
+
+    digest = digest_array(
+        array, slab=array.chunks[0] if array.ndim else None, on_read_error=undecodable
+    )
     _ZARR_MEMO[memo_key] = digest
     return digest
+
+
+def undecodable_chunks(
+    array: Any,
+    root: Path,
+    run: str,
+    meta: Mapping[str, Any],
+    start: int | None,
+    error: Exception,
+) -> Exception:
+    """A ``ZarrChunkError`` naming the chunks of the slab at plane ``start`` that fail to decode.
+
+    Each chunk of the slab (of the whole array when ``start`` is None) is
+    decoded on its own (the headers were checked, so a codec error, not a
+    crash, is what a damaged chunk gives).
+
+    Parameters
+    ----------
+    array : zarr.Array
+        The array opened from ``root``.
+    root : pathlib.Path
+        Its folder (holding ``.zarray``).
+    run : str
+        Named in the message.
+    meta : mapping
+        Its ``.zarray`` metadata.
+    start : int or None
+        First plane (axis 0) of the slab whose read failed.
+    error : Exception
+        The codec's error, quoted (cut to 200 characters).
+
+    Returns
+    -------
+    ZarrChunkError
+        To raise; its ``chunk_keys`` lists the chunks that failed to decode.
+    """
+    from topcup_bench.datasets.zarr_integrity import ZarrChunkError, chunk_keys
+
+    first = start // int(array.chunks[0]) if array.ndim and start is not None else None
+    start = start or 0
+    bad = []
+    for key, index in chunk_keys(dict(meta)):
+        if first is not None and index and index[0] != first:
+            continue
+        try:
+            array.blocks[index]
+        except Exception:  # the codec's own error type varies
+            bad.append(key)
+    keys = ", ".join(repr(k) for k in bad[:10])
+    keys += f" (+{len(bad) - 10} more)" if len(bad) > 10 else ""
+    keys = keys or f"(of planes from {start})"
+    array_name = f"{root.parent.name}/{root.name}"
+    found = ZarrChunkError(
+        str(root / bad[0]) if len(bad) == 1 else str(root),
+        f"run {run!r}, array {array_name!r}, chunk {keys}: "
+        f"cannot be decoded ({type(error).__name__}: {str(error)[:200]}); the chunk is "
+        "corrupt: re-copy or re-generate the tomogram",
+    )
+    found.chunk_keys = bad  # the chunks that failed on their own (may be empty)
+    return found
 
 
 def digest_table(table: pd.DataFrame, columns: Sequence[str]) -> str:

@@ -10,10 +10,12 @@ naming the flag or knob, the estimate and what is available.
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 from topcup_bench.errors import InputError
 
-__all__ = ["available_bytes", "check_fits", "format_bytes"]
+__all__ = ["available_bytes", "check_disk_fits", "check_fits", "format_bytes", "free_disk_bytes"]
 
 #: Share of the available memory one allocation may take (the rest: Python, other buffers).
 _SHARE = 0.8
@@ -73,4 +75,47 @@ def check_fits(estimate_bytes: float, source: str, what: str) -> None:
         source,
         f"{what} need about {format_bytes(estimate_bytes)} of memory; this machine has "
         f"{format_bytes(available)} available. Choose a smaller value.",
+    )
+
+
+def free_disk_bytes(folder: str | os.PathLike[str]) -> int | None:
+    """Free space of the file system that holds ``folder`` (or its nearest existing parent)."""
+    path = Path(folder).absolute()
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            try:
+                return int(shutil.disk_usage(candidate).free)
+            except OSError:
+                return None
+    return None
+
+
+def check_disk_fits(
+    estimate_bytes: float, folder: str | os.PathLike[str], source: str, what: str
+) -> None:
+    """Raise when writing ``estimate_bytes`` into ``folder`` would fill its disk.
+
+    Parameters
+    ----------
+    estimate_bytes : float
+        Estimated bytes to write (an upper bound, e.g. uncompressed).
+    folder : str or os.PathLike
+        Where they go (need not exist yet: its nearest existing parent is asked).
+    source : str
+        The flag that sets the size (e.g. ``"--runs"``), named first.
+    what : str
+        What is written, e.g. ``"100000 runs of 48 x 96 x 96 voxels"``.
+
+    Raises
+    ------
+    InputError
+        The estimate exceeds the free space of ``folder``'s file system.
+    """
+    free = free_disk_bytes(folder)
+    if free is None or estimate_bytes <= free:
+        return
+    raise InputError(
+        source,
+        f"{what} need up to {format_bytes(estimate_bytes)} of disk; {folder} has "
+        f"{format_bytes(free)} free. Choose a smaller value or another folder.",
     )

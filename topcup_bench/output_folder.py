@@ -13,7 +13,9 @@
   foreign files at paths the new command writes are replaced and all other
   foreign files are left untouched (and recorded as kept, so later commands
   accept them).  A folder written by another command (``run`` versus
-  ``report``) is refused unless ``overwrite``.
+  ``report``) is refused unless ``overwrite``, and that command's files are
+  then kept, never removed.  A folder inside another output folder (such as a
+  run's own ``report/``) is refused.
 * **Staging.** Everything is written into a sibling ``.OUT.staging-XXXX``
   folder and moved into ``OUT`` by :meth:`OwnedFolder.commit` only when the
   command succeeded; files of the previous command that the new one does not
@@ -41,7 +43,13 @@ from topcup_bench.datasets.atomic import atomic_output
 from topcup_bench.errors import InputError, OutputExistsError
 from topcup_bench.folder_lock import FolderLock
 
-__all__ = ["MANIFEST_NAME", "OwnedFolder", "claim_output_folder", "folder_manifest"]
+__all__ = [
+    "MANIFEST_NAME",
+    "OwnedFolder",
+    "check_folder_path",
+    "claim_output_folder",
+    "folder_manifest",
+]
 
 #: The manifest of an owned output folder.
 MANIFEST_NAME = ".topcup-bench-manifest.json"
@@ -98,6 +106,8 @@ class OwnedFolder:
         new = {p: _sha256(self.staging / p) for p in _files(self.staging)}
         self._check_paths(new)
         old = dict((self.previous or {}).get("files", {}))
+        if (self.previous or {}).get("command") != self.command:
+            old = {}  # another command's files are kept, never removed (like foreign files)
         kept = [p for p in _files(self.out) if p not in new and (p not in old or p in self.foreign)]
         pending = {**old, **new}
         _write_manifest(self.out, self.command, pending, kept, complete=False)
@@ -164,8 +174,8 @@ def claim_output_folder(
         ``out`` is a file, or its parent cannot be written.
     """
     folder = Path(os.path.realpath(os.fspath(out)))
-    if folder.exists() and not folder.is_dir():
-        raise InputError(flag, f"{folder} exists and is not a folder")
+    check_folder_path(folder, flag)
+    _refuse_nested(folder, flag)
     lock = FolderLock(folder)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +202,42 @@ def claim_output_folder(
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         lock.release()
+
+
+def check_folder_path(folder: Path, flag: str = "--out") -> None:
+    """Refuse a ``folder`` that is a file, or whose parent is a file.
+
+    Raises
+    ------
+    InputError
+        ``folder`` or one of its parents exists and is not a folder.
+    """
+    for path in (folder, *folder.parents):
+        if path.exists() and not path.is_dir():
+            raise InputError(flag, f"{path} is a file, not a folder")
+        if path.is_dir():
+            return
+
+
+def _refuse_nested(folder: Path, flag: str) -> None:
+    """Refuse a ``folder`` inside another topcup-bench output folder (its files belong to it)."""
+    for parent in folder.parents:
+        manifest = folder_manifest(parent)
+        if manifest is None:
+            continue
+        command = manifest.get("command")
+        if command == "run" and folder == parent / "report":
+            raise InputError(
+                flag,
+                f"{folder} is the report of the run in {parent} (written by 'topcup-bench run'); "
+                f"re-run 'topcup-bench run' to update it, or write elsewhere, e.g. "
+                f"{parent}-report",
+            )
+        raise InputError(
+            flag,
+            f"{folder} is inside {parent}, the output folder of 'topcup-bench {command}'; "
+            f"choose an {flag} outside it",
+        )
 
 
 def folder_manifest(folder: Path) -> dict[str, Any] | None:

@@ -4,7 +4,10 @@
 ``compare`` rely on, so that a hand-edited or truncated file is refused with
 one message naming the file and the field (``results[2].score``) instead of
 failing deep inside a report with a ``KeyError``.  Values may be ``null``
-where the writer stores non-finite numbers (scores, rates, timings).
+where the writer stores non-finite numbers (scores, rates, timings).  Scores
+and rates (``score``, ``score_best``, the interval bounds, per-class ``fbeta``,
+``precision``, ``recall``) must lie in [0, 1] (tolerance 1e-9; NaN refused),
+an interval's ``low <= high``, and each picker has one entry.
 """
 
 from __future__ import annotations
@@ -20,6 +23,23 @@ __all__ = ["validate_results"]
 
 _STATUSES = ("ok", "failed")
 _CLASS_NUMBERS = ("fbeta", "precision", "recall", "tp", "fp", "fn")
+_CLASS_FRACTIONS = ("fbeta", "precision", "recall")
+_TOLERANCE = 1e-9
+
+
+def _check_order(check: _Checker, where: str, low: float | None, high: float | None) -> None:
+    """Refuse an interval whose bounds are the wrong way round (``low > high``).
+
+    The score itself may lie outside its percentile bootstrap interval (few
+    resamples, a skewed resampled distribution), so only the bounds are ordered.
+    """
+    if low is None or high is None or low <= high + _TOLERANCE:
+        return
+    raise SchemaError(
+        check.source,
+        f"field {where + '.score_interval'!r}: expected low <= high, found "
+        f"low={low!r}, high={high!r}; is this a results.json written by topcup-bench run?",
+    )
 
 
 def validate_results(document: Any, source: str) -> None:
@@ -60,8 +80,16 @@ def validate_results(document: Any, source: str) -> None:
     entries = check.field(top, "results", "")
     if not isinstance(entries, list):
         check.fail("results", "a list of picker entries", entries)
+    seen: set[str] = set()
     for index, entry in enumerate(entries):
         _check_entry(check, entry, f"results[{index}]", list(classes))
+        name = entry["picker"]
+        if name in seen:
+            raise SchemaError(
+                source,
+                f"results: picker {name!r} appears twice; each picker may have one entry",
+            )
+        seen.add(name)
 
 
 def _check_entry(check: _Checker, entry: Any, where: str, scored: Iterable[str]) -> None:
@@ -76,19 +104,29 @@ def _check_entry(check: _Checker, entry: Any, where: str, scored: Iterable[str])
             check.number(timings[key], f"{where}.timings.{key}")
     if status != "ok":
         return
-    check.number(check.field(entry, "score", f"{where}."), f"{where}.score")
+    check.fraction(check.field(entry, "score", f"{where}."), f"{where}.score")
+    if "score_best" in entry:
+        check.fraction(entry["score_best"], f"{where}.score_best")
     interval = check.field(entry, "score_interval", f"{where}.")
     interval = check.mapping(interval, f"{where}.score_interval")
-    for key in ("low", "high"):
-        check.number(check.field(interval, key, f"{where}.score_interval."),
-                     f"{where}.score_interval.{key}")  # fmt: skip
+    bounds = [
+        check.fraction(
+            check.field(interval, key, f"{where}.score_interval."), f"{where}.score_interval.{key}"
+        )
+        for key in ("low", "high")
+    ]
+    _check_order(check, where, bounds[0], bounds[1])
     classes = check.mapping(check.field(entry, "classes", f"{where}."), f"{where}.classes")
     for name in scored:
         counts = check.mapping(check.field(classes, name, f"{where}.classes."),
                                f"{where}.classes.{name}")  # fmt: skip
         for key in _CLASS_NUMBERS:
             prefix = f"{where}.classes.{name}."
-            check.number(check.field(counts, key, prefix), prefix + key)
+            value = check.field(counts, key, prefix)
+            if key in _CLASS_FRACTIONS:
+                check.fraction(value, prefix + key)
+            else:
+                check.number(value, prefix + key)
     for key in ("thresholds", "thresholds_best"):
         if entry.get(key) is not None:
             check.mapping(entry[key], f"{where}.{key}")
@@ -132,3 +170,12 @@ class _Checker:
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
         if not ok or (not nullable and not math.isfinite(value)):
             self.fail(field, "a number" + (" or null" if nullable else ""), value)
+
+    def fraction(self, value: Any, field: str) -> float | None:
+        """A number in [0, 1] (within a tolerance of 1e-9) or null; returned as given."""
+        if value is None:
+            return None
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if not ok or not (-_TOLERANCE <= value <= 1 + _TOLERANCE):
+            self.fail(field, "a number between 0 and 1, or null", value)
+        return float(value)

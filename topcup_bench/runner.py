@@ -136,7 +136,7 @@ def run_pickers(
     if dataset_ref is None:
         dataset_ref = dataset
     outcomes = []
-    with make_executor(executor, workers=workers, scheduler=scheduler) as pool:
+    with make_executor(executor, workers=workers, scheduler=scheduler, tasks=len(runs)) as pool:
         for picker in pickers:
             outcomes.append(
                 _run_one(picker, dataset, dataset_ref, runs, train_runs, pool, cache, progress)

@@ -38,6 +38,7 @@ from topcup_bench.identity import same_dataset
 from topcup_bench.metrics.bootstrap import check_bootstrap_fits
 from topcup_bench.operating_points import choose_operating_points
 from topcup_bench.output_folder import OwnedFolder, claim_output_folder
+from topcup_bench.output_location import check_out_location, dataset_folders
 from topcup_bench.pickers.labels import check_picker_label
 from topcup_bench.pickers.unavailable import create_run_pickers
 from topcup_bench.reports.leaderboard import (
@@ -84,7 +85,9 @@ def run_benchmark(
     output (and the report, in ``report_formats`` under ``OUT/report``) is
     written into a staging folder and moved into ``config.out`` only when all
     of it was written; files of the previous run that this run does not
-    produce are then removed.  A failing run leaves ``config.out`` as it was.
+    produce are then removed.  A failing run, or one in which no picker
+    succeeded, leaves ``config.out`` as it was (``lines`` then says nothing
+    was written).
 
     Raises
     ------
@@ -93,15 +96,19 @@ def run_benchmark(
         did not write, or holds results of another dataset, and ``overwrite``
         is False; ``--write-copick`` would replace existing copick picks.
     InputError
-        Unknown dataset, split, picker or parameter; a picker label that is not
-        a plain name; ``--write-copick`` on a dataset that is not a copick
-        project or under its ground-truth user and session.
+        ``config.out`` is, is inside or contains the dataset's folder or the
+        cache (even with ``overwrite``), or lies below a file, or inside
+        another output folder.  Unknown dataset, split, picker or parameter;
+        a picker label that is not a plain name; ``--write-copick`` on a
+        dataset that is not a copick project or under its ground-truth user
+        and session.
     """
     if not isinstance(config, BenchmarkConfig):
         raise TypeError(
             f"run_benchmark: config must be a BenchmarkConfig (or load_config(path)), "
             f"got {type(config).__name__}"
         )
+    check_out_location(config.out, {"the cache folder": cache_dir()})
     with claim_output_folder(config.out, command="run", overwrite=overwrite) as folder:
         return _run_into(folder, config, overwrite, progress, report_formats)
 
@@ -119,6 +126,9 @@ def _run_into(
     if len(set(names)) != len(names):
         raise InputError("--pickers", f"picker names must be unique on a leaderboard: {names}")
     dataset = open_dataset(config.dataset, progress=progress)
+    if hasattr(dataset, "check_truth_user"):  # a copick ?user= with no picks: say whose exist
+        dataset.check_truth_user()
+    check_out_location(folder.out, dataset_folders(dataset))
     _check_output_folder(folder, dataset, overwrite)
     _check_labels(pickers)
     if config.write_copick:
@@ -171,6 +181,28 @@ def _run_into(
             "wall_s": time.perf_counter() - started,
         },
     )
+    if any(o.status == "ok" for o in outcomes):
+        lines = _write_and_commit(
+            folder, config, results, outcomes, truth, dataset, report_formats, overwrite
+        )
+    else:  # nothing to keep: the previous results stay
+        lines = [f"nothing written: no picker succeeded; {config.out} is left as it was"]
+    frame = leaderboard_frame(results)
+    title = f"{config.dataset}: {config.split} split ({len(runs)} runs)"
+    lines.append(f"wall time {time.perf_counter() - started:.1f} s")
+    return BenchmarkSummary(
+        results=results,
+        out=config.out,
+        table=render_leaderboard_rich(frame, title),
+        lines=lines,
+        failed={o.card.name: o.error for o in outcomes if o.status != "ok"},
+    )
+
+
+def _write_and_commit(
+    folder, config, results, outcomes, truth, dataset, report_formats, overwrite
+) -> list[str]:
+    """Write every output (and the report) into staging, commit; return the lines naming them."""
     _write_outputs(folder.staging, results, outcomes, truth)
     if report_formats:
         _write_report(folder.staging, config.out, report_formats)
@@ -179,21 +211,15 @@ def _run_into(
             if outcome.status == "ok":
                 write_outcome_to_copick(outcome, dataset, overwrite)
     folder.commit()
-    frame = leaderboard_frame(results)
-    title = f"{config.dataset}: {config.split} split ({len(runs)} runs)"
     lines = [
         f"results: {config.out / 'results.json'}",
         f"leaderboard: {config.out / 'leaderboard.md'}",
         f"picks: {config.out / 'picks'}/",
-        f"wall time {time.perf_counter() - started:.1f} s",
     ]
-    return BenchmarkSummary(
-        results=results,
-        out=config.out,
-        table=render_leaderboard_rich(frame, title),
-        lines=lines,
-        failed={o.card.name: o.error for o in outcomes if o.status != "ok"},
-    )
+    if report_formats:
+        names = ", ".join(f"report.{f}" for f in report_formats)
+        lines.append(f"report: {config.out / REPORT_FOLDER}/ ({names})")
+    return lines
 
 
 def _runs_without_truth(truth, runs: Sequence[str]) -> list[str]:
@@ -271,10 +297,20 @@ def _check_output_folder(folder: OwnedFolder, dataset: Dataset, overwrite: bool)
     mine = dataset.identity()
     if not same_dataset(mine, recorded):
         theirs = recorded.get("spec") if isinstance(recorded, dict) else None
+        spec = getattr(dataset, "spec", dataset.name)
+        new_digest = str(mine.get("digest"))[:12]
+        if theirs is not None and theirs == spec:  # the same name, other data: say so
+            identity = recorded.get("identity")
+            old = identity.get("digest") if isinstance(identity, dict) else None
+            raise OutputExistsError(
+                f"{previous}: the data of {spec} changed since those results (identity digest "
+                f"{str(old)[:12] if old else 'not recorded'} -> {new_digest}); choose another "
+                "--out or pass --overwrite to replace them"
+            )
         raise OutputExistsError(
             f"{previous}: holds results of another dataset ({theirs or 'unreadable record'}); "
-            f"this run is {getattr(dataset, 'spec', dataset.name)} (identity digest "
-            f"{str(mine.get('digest'))[:12]}); choose another --out or pass --overwrite "
+            f"this run is {spec} (identity digest "
+            f"{new_digest}); choose another --out or pass --overwrite "
             "to replace them"
         )
 

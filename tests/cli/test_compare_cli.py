@@ -49,6 +49,35 @@ def _write(tmp_path, name, results):
     return path
 
 
+def _set_entry(key, value):
+    def edit(results):
+        results["results"][0][key] = value
+
+    return edit
+
+
+def _set_score(value):
+    return _set_entry("score", value)
+
+
+def _set_interval(key, value):
+    def edit(results):
+        results["results"][0]["score_interval"][key] = value
+
+    return edit
+
+
+def _set_class(key, value):
+    def edit(results):
+        results["results"][0]["classes"]["ribosome"][key] = value
+
+    return edit
+
+
+def _duplicate_picker(results):
+    results["results"].append(copy.deepcopy(results["results"][0]))
+
+
 def test_identical_results_exit_0(tmp_path, capsys):
     base = _write(tmp_path, "base.json", _results())
     assert main(["compare", str(base), str(base)]) == 0
@@ -117,13 +146,62 @@ def test_results_scored_differently_are_refused(tmp_path, capsys, key, value):
     assert "scored differently" in err and key in err
 
 
-@pytest.mark.parametrize("score", [None, float("nan")])
-def test_missing_or_nan_score_is_a_regression(tmp_path, capsys, score):
+def test_missing_score_is_a_regression(tmp_path, capsys):
     base = _write(tmp_path, "b.json", _results())
-    new = _write(tmp_path, "n.json", _results(score=score))  # NaN is written as the literal NaN
+    new = _write(tmp_path, "n.json", _results(score=None))
     assert main(["compare", str(base), str(new)]) == 1
     assert "template: score missing or not a number in the new results" in capsys.readouterr().err
     assert main(["compare", str(base), str(new), "--use-interval"]) == 1
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        # NaN is written as the literal NaN: not a score, and not null
+        (_set_score(float("nan")), "'results[0].score': expected a number between 0 and 1"),
+        (
+            _set_score(7.5),
+            "'results[0].score': expected a number between 0 and 1, or null, found 7.5",
+        ),
+        (
+            _set_score(-1),
+            "'results[0].score': expected a number between 0 and 1, or null, found -1",
+        ),
+        (_set_entry("score_best", 1.5), "'results[0].score_best': expected a number between 0"),
+        (
+            _set_interval("low", float("nan")),
+            "'results[0].score_interval.low': expected a number "
+            "between 0 and 1, or null, found nan",
+        ),
+        (_set_interval("high", 2.0), "'results[0].score_interval.high'"),
+        (
+            _set_interval("low", 0.9),
+            "'results[0].score_interval': expected low <= high, found low=0.9, high=0.75",
+        ),
+        (_set_class("precision", 1.2), "'results[0].classes.ribosome.precision'"),
+        (_set_class("recall", -0.5), "'results[0].classes.ribosome.recall'"),
+        (_set_class("fbeta", float("inf")), "'results[0].classes.ribosome.fbeta'"),
+        (_duplicate_picker, "results: picker 'template' appears twice"),
+    ],
+)
+@pytest.mark.parametrize("side", ["base", "new"])
+def test_out_of_range_or_duplicate_entries_exit_2(tmp_path, capsys, edit, message, side):
+    broken = _results()
+    edit(broken)
+    good, bad = _write(tmp_path, "good.json", _results()), _write(tmp_path, "bad.json", broken)
+    pair = [bad, good] if side == "base" else [good, bad]
+    assert main(["compare", *map(str, pair)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad}: ") and message in err and "Traceback" not in err
+
+
+def test_bounds_are_tolerant_and_the_score_may_lie_outside_its_interval(tmp_path):
+    edge = _results(score=1.0 + 1e-12)
+    edge["results"][0]["score_interval"] = {"low": 0.2, "high": 0.3}  # few resamples: possible
+    edge["results"][0]["classes"]["ribosome"]["recall"] = -1e-12
+    path = _write(tmp_path, "edge.json", edge)
+    assert read_results(path)["results"][0]["score"] == pytest.approx(1.0)
+    assert main(["compare", str(path), str(path)]) == 0
 
 
 @pytest.mark.parametrize(

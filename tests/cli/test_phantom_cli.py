@@ -93,3 +93,36 @@ def test_list_knobs_take_brackets_or_bare_commas(monkeypatch, tmp_path, capsys):
         )
         assert status == 2 and "400x400x400" in err and "shape_zyx" in err, err
     assert not (tmp_path / "p").exists()
+
+
+PHANTOM = ["phantom", "--preset", "tiny", "--runs", 2, "--test-runs", 1]
+
+
+def test_overwrite_never_replaces_a_folder_that_is_not_a_phantom_project(tmp_path, capsys):
+    out = tmp_path / "u"
+    (out / "sub").mkdir(parents=True)
+    (out / "notes.txt").write_text("x")
+    mtime = (out / "notes.txt").stat().st_mtime_ns
+    status, _, err = run([*PHANTOM, "--out", out, "--overwrite"], capsys)
+    assert status == 2
+    assert "notes.txt, sub" in err and "move them away or choose another --out" in err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "sub"]
+    assert (out / "notes.txt").stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["u"]  # no staging, no lock left
+
+
+def test_overwrite_replaces_another_phantom_project(tmp_path, capsys):
+    out = tmp_path / "p"
+    assert run([*PHANTOM, "--out", out, "--seed", 1], capsys)[0] == 0
+    status, _, err = run([*PHANTOM, "--out", out, "--seed", 2], capsys)
+    assert status == 2 and "--overwrite" in err
+    assert run([*PHANTOM, "--out", out, "--seed", 2, "--overwrite"], capsys)[0] == 0
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 2
+
+
+def test_a_parent_of_out_that_is_a_file_is_named(tmp_path, capsys):
+    (tmp_path / "userfile.txt").write_text("x")
+    status, _, err = run([*PHANTOM, "--out", tmp_path / "userfile.txt" / "sub"], capsys)
+    assert status == 2
+    assert f"--out: {tmp_path / 'userfile.txt'} is a file, not a folder" in err
+    assert (tmp_path / "userfile.txt").read_text() == "x"

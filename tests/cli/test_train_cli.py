@@ -54,3 +54,26 @@ def test_bad_requests_exit_2_with_a_message(tmp_path, capsys, extra, message):
     assert main(args) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x" / "model.pt").exists()
+
+
+def test_a_foreign_out_is_refused_before_any_work_even_with_overwrite(
+    tmp_path, capsys, monkeypatch
+):
+    import topcup_bench.datasets.catalog as catalog
+
+    opened = []
+    monkeypatch.setattr(catalog, "open_dataset", lambda *a, **k: opened.append(a))
+    out = tmp_path / "ud"
+    (out / "picks").mkdir(parents=True)
+    (out / "results.json").write_text("{}")
+    (out / "notes.txt").write_text("mine")
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    for extra in ([], ["--overwrite"], ["--resume"]):
+        assert main(["train", "--dataset", DATASET, "--out", str(out), *FAST, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "not a training run" in err and "notes.txt" in err and "--out" in err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
+    assert (out / "notes.txt").read_text() == "mine" and opened == []
+    (tmp_path / "file").write_text("x")
+    assert main(["train", "--dataset", DATASET, "--out", str(tmp_path / "file" / "x"), *FAST]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err

@@ -44,3 +44,31 @@ def test_refusals(tmp_path):
         pass
     with pytest.raises(InputError, match="is a directory"), atomic_output(tmp_path):
         pass
+
+
+def test_a_parent_that_is_a_file_is_named(tmp_path):
+    blocker = tmp_path / "userfile.txt"
+    blocker.write_text("mine")
+    for target in (blocker / "x", blocker / "a" / "b" / "x"):
+        with pytest.raises(InputError) as caught, atomic_output(target):
+            pass
+        assert f"{str(blocker)!r} is a file, not a folder" in str(caught.value)
+        assert str(caught.value).startswith(f"{target}: ")
+    assert blocker.read_text() == "mine"
+
+
+def test_errors_name_the_destination_not_the_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "out.json"
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".out.json.abc.tmp"))
+
+    monkeypatch.setattr("tempfile.mkstemp", refuse)
+    with pytest.raises(OSError) as caught, atomic_output(target):
+        pass
+    assert caught.value.filename == str(target) and caught.value.errno == 13
+    monkeypatch.undo()
+    with pytest.raises(OSError) as caught, atomic_output(target) as tmp:
+        raise OSError(28, "No space left on device", str(tmp))  # a failed write
+    assert caught.value.filename == str(target) and caught.value.errno == 28
+    assert list(tmp_path.iterdir()) == []

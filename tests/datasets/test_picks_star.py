@@ -136,6 +136,7 @@ def test_bad_pixel_size_argument(tmp_path, value):
     with pytest.raises(InputError) as caught:
         read_picks_star(path, pixel_size_angstrom=value, particle_type="ribosome")
     assert str(path) in str(caught.value) and "--pixel-size" in str(caught.value)
+    assert f"pixel size must be > 0 (a finite number of Å), found {value!r}" in str(caught.value)
 
 
 def test_bad_pixel_size_column(tmp_path):

@@ -41,9 +41,10 @@ def compare_command(base, new, score_tolerance, time_ratio, use_interval) -> Non
 
     Prints a per-picker, per-class table of differences.  Exit status 1 when a
     picker's score dropped beyond the tolerance (or the interval), its score is
-    missing or not a number, a picker became slower than the ratio, or a picker
-    failed or disappeared; 0 otherwise.  Exit status 2 when the files cannot be
-    compared: malformed (the message names the file and the field), of different
+    missing (null), a picker became slower than the ratio, or a picker failed or
+    disappeared; 0 otherwise.  Exit status 2 when the files cannot be compared:
+    malformed (the message names the file and the field; e.g. a score or
+    interval outside [0, 1], NaN, or a picker listed twice), of different
     datasets (content digest, split or runs), scored with different metric
     parameters (rule, beta, distance multiplier), or a tolerance or ratio that
     is NaN, infinite or out of range.

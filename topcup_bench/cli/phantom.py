@@ -36,6 +36,27 @@ def _knobs_epilog() -> str:
     )
 
 
+def _test_runs(n_test: int | None, n_runs: int) -> int:
+    """``--test-runs`` checked against ``--runs``; when not given, the default that fits."""
+    if n_test is None:
+        return min(_DEFAULT.n_test, n_runs - 1)
+    if n_test >= n_runs:
+        raise InputError(
+            f"--test-runs {n_test}", f"must be less than --runs {n_runs} (at least one train run)"
+        )
+    return n_test
+
+
+def _flavours(text: str | None) -> tuple[str, ...]:
+    """``--flavours`` as a tuple (empty: the preset's); given but empty is an error."""
+    if text is None:
+        return ()
+    flavours = tuple(item.strip() for item in text.split(",") if item.strip())
+    if not flavours:
+        raise InputError("--flavours", f"no flavour given (found {text!r})")
+    return flavours
+
+
 @click.command("phantom", epilog=_knobs_epilog())
 @click.option(
     "--out",
@@ -62,9 +83,8 @@ def _knobs_epilog() -> str:
     "--test-runs",
     "n_test",
     type=click.IntRange(min=0),
-    default=_DEFAULT.n_test,
-    show_default=True,
-    help="The last N runs form the test split.",
+    help=f"The last N runs form the test split; fewer than --runs (at least one train "
+    f"run) [default: {_DEFAULT.n_test}, or --runs - 1 when that is fewer].",
 )
 @click.option(
     "--seed",
@@ -96,7 +116,10 @@ def _knobs_epilog() -> str:
     "ground truth marked.",
 )
 @click.option(
-    "--overwrite", is_flag=True, help="Replace a non-empty --out that holds something else."
+    "--overwrite",
+    is_flag=True,
+    help="Replace an --out holding another phantom project; a folder holding anything else "
+    "is never replaced.",
 )
 def phantom_command(
     out_dir, preset, n_runs, n_test, seed, flavours, overrides, workers, preview_path, overwrite
@@ -115,8 +138,8 @@ def phantom_command(
         preset=chosen,
         n_runs=n_runs,
         seed=seed,
-        n_test=min(n_test, n_runs - 1),
-        flavours=tuple(flavours.split(",")) if flavours else (),
+        n_test=_test_runs(n_test, n_runs),
+        flavours=_flavours(flavours),
     )
     check_preset_fits(chosen, len(spec.flavours))  # refuse before creating anything
     config = write_phantom_project(out_dir, spec, overwrite=overwrite, workers=workers)

@@ -22,7 +22,9 @@ __all__ = ["report_command"]
     help="Output folder. It must be empty, missing, or written by an earlier "
     "'topcup-bench report' (tracked by OUT/.topcup-bench-manifest.json); files of that "
     "report which this one does not produce are removed. The report is staged and moved "
-    "in when complete; one command at a time per folder.",
+    "in when complete; one command at a time per folder. Refused, even with --overwrite: "
+    "a folder holding one of the RESULTS files, inside another output folder (a run's own "
+    "report/ is rewritten by 'topcup-bench run'), or in the cache.",
 )
 @click.option(
     "--format",
@@ -44,6 +46,10 @@ def report_command(results, out, formats, overwrite) -> None:
     under OUT/figures; the HTML page is self-contained (figures embedded).
     """
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    if not chosen:
+        raise InputError(
+            "--format", f"no format given ({formats!r}); choose from {', '.join(FORMATS)}"
+        )
     unknown = [f for f in chosen if f not in FORMATS]
     if unknown:
         raise InputError("--format", f"unknown format(s) {unknown}; choose from {list(FORMATS)}")

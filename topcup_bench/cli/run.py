@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from topcup_bench.benchmark_config import BenchmarkConfig, load_config
+from topcup_bench.errors import InputError
 from topcup_bench.executors import EXECUTORS
 from topcup_bench.pickers import parse_picker_spec, split_picker_list
 from topcup_bench.workflow import REPORT_FOLDER, REPORT_FORMATS, run_benchmark
@@ -27,7 +28,8 @@ __all__ = ["run_command", "REPORT_FOLDER", "REPORT_FORMATS"]
     "--pickers",
     "picker_specs",
     help="Comma-separated pickers, each NAME or NAME:key=value;key=value "
-    "[default: oracle,random,blob,template,forest]. See 'topcup-bench list pickers'. "
+    "[default: oracle,random,blob,template,forest, and topcup when PyTorch and MONAI are "
+    "installed]. See 'topcup-bench list pickers'. "
     "A label (label=NAME) is a plain name: letters, digits, '_', '-', '.', '+'.",
 )
 @click.option("--split", help="Runs to pick on: test (default), train or all.")
@@ -37,14 +39,24 @@ __all__ = ["run_command", "REPORT_FOLDER", "REPORT_FORMATS"]
     help="Output folder [default: topcup-bench-results]. It must be empty, missing, or "
     "written by an earlier 'topcup-bench run' of the same dataset (tracked by "
     "OUT/.topcup-bench-manifest.json); files of that run which this run does not produce "
-    "are removed. Outputs are staged and moved in only when the run succeeded; one run "
-    "at a time per folder.",
+    "are removed. Outputs are staged and moved in only when the run succeeded (a run in "
+    "which no picker succeeded writes nothing); one run at a time per folder. Refused, "
+    "even with --overwrite: the dataset's folder or the cache, inside or around them.",
 )
 @click.option(
     "--executor", type=click.Choice(EXECUTORS), help="serial (default), processes or dask."
 )
-@click.option("--workers", type=click.IntRange(min=1), help="Worker processes [default: 2].")
-@click.option("--scheduler", help="Address of an existing dask scheduler (with --executor dask).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Worker processes [default: 2; at most 4 per CPU core, at least 8; never more than "
+    "the runs to pick on].",
+)
+@click.option(
+    "--scheduler",
+    help="Address of an existing dask scheduler, tcp://HOST:PORT or HOST:PORT "
+    "(needs --executor dask).",
+)
 @click.option(
     "--config",
     "config_path",
@@ -137,11 +149,13 @@ def run_command(
     up, an error while training or picking, picks naming none of the scored
     runs): it is marked failed with its reason and the others are scored.
     """
-    config = load_config(config_path) if config_path else BenchmarkConfig()
     pickers = None
-    if picker_specs:
+    if picker_specs is not None:  # given, even empty: never silently the default set
         pickers = tuple(parse_picker_spec(item) for item in split_picker_list(picker_specs))
-    config = config.with_overrides(
+        if not pickers:
+            raise InputError("--pickers", f"no picker given (found {picker_specs!r})")
+    config = _with_options(
+        config_path,
         dataset=dataset,
         pickers=pickers,
         split=split,
@@ -163,11 +177,24 @@ def run_command(
     )
     console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
     console.print(summary.table)
-    for line in summary.lines:
-        console.print(line)
-    if not no_report:
-        folder = summary.out / REPORT_FOLDER
-        console.print(f"report: {folder}/ (report.md, report.html)", soft_wrap=True)
+    for line in summary.lines:  # only what was written (nothing when no picker succeeded)
+        console.print(line, soft_wrap=True)
     if summary.failed:
-        click.echo("failed pickers: " + json.dumps(summary.failed), err=True)
+        click.echo("failed pickers: " + json.dumps(summary.failed, ensure_ascii=False), err=True)
         raise SystemExit(1)
+
+
+def _with_options(config_path: str | None, **options) -> BenchmarkConfig:
+    """The ``--config`` file (if any) with the command-line options applied.
+
+    A bad value names its flag (or the file and key, when it came from the file).
+    """
+    if config_path:
+        return load_config(config_path, **options)
+    try:
+        return BenchmarkConfig().with_overrides(**options)
+    except InputError as error:
+        field = getattr(error, "field", None)
+        if field is None:
+            raise
+        raise InputError(f"--{field}", error.detail) from None

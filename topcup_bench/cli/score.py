@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from topcup_bench.datasets import (
 )
 from topcup_bench.datasets.atomic import atomic_output
 from topcup_bench.datasets.thresholds import load_thresholds
-from topcup_bench.errors import InputError
+from topcup_bench.errors import InputError, OutputExistsError
 from topcup_bench.metrics import RULES, bootstrap_score, score_picks
 from topcup_bench.reports.score_table import (
     class_table,
@@ -152,6 +154,18 @@ def score_command(
     )
     if override_pixel_size and pixel_size is None:
         raise InputError("--override-pixel-size", "needs --pixel-size (the size to use)")
+    _check_pixel_size(pixel_size, truth_spec, picks_spec)
+    if output is not None:
+        _refuse_output_onto_input(
+            output,
+            {
+                "--truth": truth_spec,
+                "--picks": picks_spec,
+                "--thresholds": None if thresholds_spec == "best" else thresholds_spec,
+                "--classes": classes_config,
+                "--map-names": None if name_map == "portal" else name_map,
+            },
+        )
     star_options = {"pixel_size_angstrom": pixel_size, "pixel_size_override": override_pixel_size}
     truth = _read(truth_spec, star_options)
     picks = _read(picks_spec, star_options)
@@ -162,7 +176,11 @@ def score_command(
     check_units_against(truth, picks, source=picks_spec)
     thresholds = None
     if thresholds_spec:
-        thresholds = "best" if thresholds_spec == "best" else load_thresholds(thresholds_spec)
+        thresholds = (
+            "best"
+            if thresholds_spec == "best"
+            else load_thresholds(thresholds_spec, classes=classes.names)
+        )
     result = score_picks(
         truth,
         picks,
@@ -188,9 +206,53 @@ def score_command(
             console.print(renderable)
 
 
+def _is_star(spec) -> bool:
+    return str(spec).lower().endswith(".star")
+
+
+def _check_pixel_size(pixel_size: float | None, truth_spec: str, picks_spec: str) -> None:
+    """``--pixel-size`` must be a finite size > 0 (Å) and only comes with a STAR input."""
+    if pixel_size is None:
+        return
+    if not math.isfinite(pixel_size) or pixel_size <= 0:
+        raise InputError("--pixel-size", f"must be > 0 (Å per pixel), found {pixel_size:g}")
+    if not (_is_star(truth_spec) or _is_star(picks_spec)):
+        raise InputError(
+            "--pixel-size",
+            "applies to STAR files only (coordinates in pixels); neither --truth nor --picks "
+            "is a .star file, and CSV and copick coordinates are already in Å",
+        )
+
+
+def _refuse_output_onto_input(output: Path, inputs: dict[str, str | None]) -> None:
+    """Refuse an ``--output`` that is one of the input files, even with ``--overwrite``.
+
+    Raises
+    ------
+    OutputExistsError
+        ``output`` resolves to (or is a link to) the file given to one of ``inputs``.
+    """
+    target = os.path.realpath(output)
+    for flag, spec in inputs.items():
+        if not spec or str(spec).startswith("copick:"):
+            continue
+        path = str(spec)
+        same = os.path.realpath(path) == target
+        if not same and os.path.exists(path) and os.path.exists(target):
+            same = os.path.samefile(path, target)
+        if same:
+            raise OutputExistsError(
+                f"--output: {str(output)!r} is the {flag} file; writing the report there "
+                "would replace an input (refused even with --overwrite); choose another path"
+            )
+
+
 def _read(spec, star_options):
-    options = star_options if str(spec).lower().endswith(".star") else {}
-    return read_picks(spec, **{k: v for k, v in options.items() if v not in (None, False)})
+    options = star_options if _is_star(spec) else {}
+    # "is not": a pixel size of 0 must reach the reader (and be refused), not look like False
+    return read_picks(
+        spec, **{k: v for k, v in options.items() if v is not None and v is not False}
+    )
 
 
 def _render(result, interval, output_format, truth_spec, picks_spec):

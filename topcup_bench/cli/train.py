@@ -86,7 +86,11 @@ def _runs(text: str | None) -> list[str] | None:
     help="Weights validated and kept as model.pt.",
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --out from last.pt.")
-@click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace a previous training run in --out (a folder holding anything else is refused).",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(dataset_spec, train_runs, val_runs, backbone, recipe, out_dir, epochs,
                   steps_per_epoch, batch_size, accumulate, lr, crop, amp, seed, device, workers,
@@ -99,11 +103,14 @@ def train_command(dataset_spec, train_runs, val_runs, backbone, recipe, out_dir,
     the picker as ``topcup:weights=OUT/model.pt``.
     """
     try:
+        from topcup_bench.pickers.topcup.run_folder import check_out_dir
         from topcup_bench.pickers.topcup.train import train_model
     except ImportError as error:
         raise InputError("train", f"needs PyTorch and MONAI: pip install 'topcup-bench[topcup]' "
                          f"({error})") from None  # fmt: skip
     from topcup_bench.datasets.catalog import open_dataset
+
+    check_out_dir(out_dir)  # a foreign --out is refused before any work
 
     dataset = open_dataset(dataset_spec)
     train, val = _choose_runs(dataset, _runs(train_runs), _runs(val_runs))

@@ -40,10 +40,12 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
     OutputExistsError
         ``path`` exists and ``overwrite`` is False.
     InputError
-        The destination directory does not exist, or ``path`` is a directory.
+        The destination directory does not exist, one of its parents is a
+        file, or ``path`` is a directory.
     OSError
-        Writing failed (disk full, read-only, ...); an error without a file
-        name gets ``path`` as its file name, so that the message can name it.
+        Creating or writing the temporary failed (disk full, read-only, ...);
+        the error names ``path``, never the temporary, so that the message
+        names what the user asked for.
 
     Examples
     --------
@@ -57,13 +59,17 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
     target = Path(path)
     if target.is_dir():
         raise InputError(str(target), "output path is a directory; expected a file path")
-    if not target.parent.is_dir():
-        raise InputError(
-            str(target), f"output directory {str(target.parent)!r} does not exist; create it first"
-        )
+    _check_parent(target)
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target}: file exists; pass --overwrite to replace it")
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        handle, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+        )
+    except OSError as error:  # name the destination, not the temporary we tried to make
+        if error.filename is not None and os.fsdecode(error.filename) == str(target.parent):
+            raise  # already names the folder the user chose
+        raise OSError(error.errno, error.strerror or str(error), str(target)) from None
     os.close(handle)
     tmp = Path(tmp_name)
     os.chmod(tmp, _new_file_mode(target))  # mkstemp creates 0600; match a normal new file
@@ -73,12 +79,27 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
             raise OutputExistsError(f"{target}: file exists; pass --overwrite to replace it")
         os.replace(tmp, target)
     except OSError as error:
-        if error.filename is None and error.errno is not None:  # e.g. ENOSPC from a write()
+        if error.errno is not None and (error.filename is None or error.filename == str(tmp)):
+            # e.g. ENOSPC from a write(): name the destination, not our temporary
             raise OSError(error.errno, error.strerror or str(error), str(target)) from error
         raise
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _check_parent(target: Path) -> None:
+    """Refuse a destination whose folder is missing or is a file (``userfile.txt/x``)."""
+    if target.parent.is_dir():
+        return
+    for folder in (target.parent, *target.parent.parents):
+        if folder.exists() and not folder.is_dir():
+            raise InputError(
+                str(target), f"{str(folder)!r} is a file, not a folder; choose another output path"
+            )
+    raise InputError(
+        str(target), f"output directory {str(target.parent)!r} does not exist; create it first"
+    )
 
 
 def _new_file_mode(target: Path) -> int:

@@ -93,7 +93,15 @@ def phantom_spec(spec: str) -> PhantomProjectSpec:
     preset = resolve_preset(named.preset if named else body)
     n_runs = _int_option(options, "runs", named.n_runs if named else 6, spec)
     n_test = _int_option(options, "test", named.n_test if named else max(1, n_runs // 3), spec)
-    flavours = tuple(options["flavours"].split(",")) if "flavours" in options else ()
+    if "test" in options and n_test >= n_runs and n_runs >= 1:  # given: never clamped silently
+        raise InputError(
+            spec, f"test={n_test} must be less than runs={n_runs} (at least one train run)"
+        )
+    flavours = ()
+    if "flavours" in options:
+        flavours = tuple(f.strip() for f in options["flavours"].split(",") if f.strip())
+        if not flavours:
+            raise InputError(spec, f"flavours: no flavour given (found {options['flavours']!r})")
     return PhantomProjectSpec(
         preset=preset,
         n_runs=n_runs,
@@ -125,7 +133,9 @@ def _open(text: str, progress: bool) -> Dataset:
         project = phantom_spec(text)
         name = text.removeprefix("phantom:").split("?")[0]
         folder = cache_dir() / "phantoms" / f"{name}-{project.cache_key()}"
-        config = write_phantom_project(folder, project, progress=progress)
+        config = write_phantom_project(
+            folder, project, progress=progress, size_source=f"{text}: runs"
+        )
         return CopickDataset(config, tomo_type=project.flavours[0], name=text)
     if text.startswith("kaggle:"):
         return KaggleDataset(text.removeprefix("kaggle:"))

@@ -25,7 +25,7 @@ from topcup_bench.datasets.copick_project import (
     get_copick_run,
     open_copick_root,
 )
-from topcup_bench.datasets.picks_copick import read_copick_picks
+from topcup_bench.datasets.picks_copick import copick_pick_sessions, read_copick_picks
 from topcup_bench.datasets.zarr_integrity import (
     ZarrChunkError,
     check_zarr_chunks,
@@ -265,6 +265,8 @@ class CopickDataset(Dataset):
         except (CopickSourceError, ZarrChunkError):
             raise
         except Exception as error:  # zarr/numcodecs raise many types for corrupt stores
+            if array is not None:  # name the chunk(s) that cannot be decoded, if any
+                _raise_undecodable(array, run, error)
             raise CopickSourceError(
                 self.config_path,
                 f"cannot read tomogram {self.tomo_type!r} of run {run!r}: "
@@ -317,6 +319,32 @@ class CopickDataset(Dataset):
             if "no picks by user" in str(error):
                 return empty_picks_table(with_score=False)
             raise
+
+    def check_truth_user(self) -> None:
+        """Raise when the truth user (and session) has no picks in any run of the project.
+
+        :meth:`truth` is empty then (its identity still defined); a benchmark
+        calls this first, so that the message names the users that have picks.
+
+        Raises
+        ------
+        CopickSourceError
+            No picks by ``truth_user`` (``truth_session``) anywhere, naming the
+            users with picks.
+        """
+        sessions = copick_pick_sessions(self.config_path)
+        if any(
+            user == self.truth_user and self.truth_session in (None, session)
+            for user, session in sessions
+        ):
+            return
+        session = "any session" if self.truth_session is None else f"session {self.truth_session!r}"
+        raise CopickSourceError(
+            self.config_path,
+            f"no ground-truth picks by user {self.truth_user!r} {session} in "
+            f"{self.config_path}; users with picks: {sorted({u for u, _ in sessions})} "
+            "(choose one with ?user=NAME&session=ID)",
+        )
 
     kind = "copick"
 
@@ -394,3 +422,23 @@ def _read_manifest(directory: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise InputError(str(path), f"manifest is not valid JSON ({error})") from error
+
+
+def _raise_undecodable(array_path: Path, run: str, error: Exception) -> None:
+    """Raise a ``ZarrChunkError`` naming the chunks of ``array_path`` that do not decode.
+
+    Returns (raising nothing) when every chunk decodes: ``error`` came from elsewhere.
+    """
+    from topcup_bench.datasets.zarr_integrity import read_array_metadata
+    from topcup_bench.identity import undecodable_chunks
+
+    found = undecodable_chunks(
+        zarr.open_array(os.fspath(array_path), mode="r"),
+        Path(array_path),
+        run,
+        read_array_metadata(array_path, run=run),
+        None,
+        error,
+    )
+    if found.chunk_keys:
+        raise found from error

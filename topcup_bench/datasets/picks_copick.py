@@ -19,7 +19,12 @@ from topcup_bench.datasets.copick_project import (
     get_copick_run,
     open_copick_root,
 )
-from topcup_bench.errors import CopickSourceError, OutputExistsError, did_you_mean
+from topcup_bench.errors import (
+    CopickSourceError,
+    NonFiniteCoordinatesError,
+    OutputExistsError,
+    did_you_mean,
+)
 from topcup_bench.types import (
     COORDINATE_COLUMNS,
     SCORE_COLUMN,
@@ -28,7 +33,7 @@ from topcup_bench.types import (
     validate_picks_table,
 )
 
-__all__ = ["read_copick_picks", "write_copick_picks"]
+__all__ = ["read_copick_picks", "write_copick_picks", "copick_pick_sessions"]
 
 
 def read_copick_picks(
@@ -234,6 +239,19 @@ def _object_names(
     return [name for name in particles if name in names]
 
 
+def copick_pick_sessions(config_path: str | os.PathLike[str]) -> set[tuple[str, str]]:
+    """Every ``(user_id, session_id)`` that has picks in some run of the project.
+
+    Raises
+    ------
+    CopickSourceError
+        Unreadable configuration or picks folder.
+    """
+    source = os.fspath(config_path)
+    root = open_copick_root(source)
+    return {(p.user_id, p.session_id) for run in root.runs for p in _run_picks(run, source)}
+
+
 def _run_picks(run: Any, source: str) -> list[Any]:
     try:
         return list(run.picks)
@@ -265,11 +283,33 @@ def _picks_frame(picks: Any, run_name: str, source: str) -> pd.DataFrame:
     positions = np.asarray(locations, dtype=np.float64).reshape(-1, 3)
     if len(positions):
         positions = positions + np.asarray(transforms)[:, :3, 3]
+    _refuse_non_finite(positions, picks, run_name, where)
     frame = pd.DataFrame(positions, columns=list(COORDINATE_COLUMNS))
     frame.insert(0, "particle_type", picks.pickable_object_name)
     frame.insert(0, "experiment", run_name)
     frame[SCORE_COLUMN] = scores
     return frame
+
+
+def _refuse_non_finite(positions: np.ndarray, picks: Any, run_name: str, where: Any) -> None:
+    """Raise naming the picks file and the point indices whose location is NaN or infinite.
+
+    Parameters
+    ----------
+    positions : numpy.ndarray, shape (N, 3)
+        The points' locations (Å, x, y, z), in the file's order.
+    """
+    bad = np.flatnonzero(~np.isfinite(positions).all(axis=1))
+    if not len(bad):
+        return
+    shown = bad[:10].tolist()
+    more = f" (+{len(bad) - 10} more)" if len(bad) > 10 else ""
+    raise NonFiniteCoordinatesError(
+        str(where),
+        f"run {run_name!r}, object {picks.pickable_object_name!r}, user {picks.user_id!r}, "
+        f"session {picks.session_id!r}: non-finite (NaN or infinite) location at point "
+        f"index {shown}{more} of {len(positions)} (0-based, in the file's 'points' list)",
+    )
 
 
 def _refuse_existing(

@@ -160,7 +160,9 @@ def positive_size(value: object, what: str, source: str = "argument") -> float:
     except (TypeError, ValueError):
         size = float("nan")
     if not (np.isfinite(size) and size > 0):
-        raise InputError(source, f"{what} must be a positive finite number of Å, got {value!r}")
+        raise InputError(
+            source, f"{what}: pixel size must be > 0 (a finite number of Å), found {value!r}"
+        )
     return size
 
 

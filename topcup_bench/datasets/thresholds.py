@@ -14,20 +14,32 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
-from topcup_bench.errors import EmptyInputError, InputError, SchemaError
+from topcup_bench.errors import (
+    EmptyInputError,
+    InputError,
+    SchemaError,
+    UnknownParticleError,
+    did_you_mean,
+)
 
 __all__ = ["load_thresholds"]
 
 
-def load_thresholds(path: str | os.PathLike[str]) -> dict[str, float]:
+def load_thresholds(
+    path: str | os.PathLike[str], classes: Iterable[str] | None = None
+) -> dict[str, float]:
     """Read per-class thresholds from a JSON mapping or a copick configuration.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The file.
+        The file (``--thresholds``).
+    classes : iterable of str, optional
+        The scored class names; when given, every class of the file must be one
+        of them.
 
     Returns
     -------
@@ -38,6 +50,8 @@ def load_thresholds(path: str | os.PathLike[str]) -> dict[str, float]:
     ------
     InputError
         Missing file, invalid JSON, or non-numeric thresholds (the class is named).
+    UnknownParticleError
+        A class of the file that is not in ``classes`` (file and flag named).
     """
     source = os.fspath(path)
     file = Path(source)
@@ -75,4 +89,16 @@ def load_thresholds(path: str | os.PathLike[str]) -> dict[str, float]:
                 source, f"threshold of {name!r} must be a finite number, found {value!r}"
             )
         thresholds[str(name)] = float(value)
+    if classes is not None:
+        _check_names(thresholds, list(classes), source)
     return thresholds
+
+
+def _check_names(thresholds: dict[str, float], known: list[str], source: str) -> None:
+    for name in thresholds:
+        if name not in known:
+            raise UnknownParticleError(
+                source,
+                f"--thresholds: unknown class {name!r}; known: {known}."
+                + did_you_mean(name, known),
+            )

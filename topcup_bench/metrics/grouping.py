@@ -210,8 +210,8 @@ def _check_truth_duplicates(
         raise DuplicateTruthError(
             source,
             f"ground truth repeats (experiment, x, y, z) in {describe_rows(truth, duplicated)}, "
-            "which the official scorer rejects; pass dedupe_truth=True (--dedupe-truth) to keep "
-            "the first",
+            "which the official scorer rejects; pass --dedupe-truth (dedupe_truth=True from "
+            "Python) to keep the first",
         )
     return truth.loc[~duplicated], int(duplicated.sum())
 

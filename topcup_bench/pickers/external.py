@@ -10,14 +10,17 @@ Rows naming runs that are not picked are reported by :meth:`ExternalPicker.unpla
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from topcup_bench.datasets import apply_name_map, load_name_map, read_picks
 from topcup_bench.datasets.dataset import Dataset
-from topcup_bench.errors import InputError
+from topcup_bench.datasets.units import check_units
+from topcup_bench.errors import InputError, SchemaError
 from topcup_bench.identity import digest_file, digest_json, digest_table, files_signature
 from topcup_bench.types import SCORE_COLUMN, ClassCatalogue, Tomogram
 
@@ -63,6 +66,13 @@ class ExternalPicker(Picker):
             raise InputError(
                 "picker 'external'", "parameter 'source' is required (a file or copick:...)"
             )
+        size = float(pixel_size_angstrom)
+        if not (size == 0.0 or (math.isfinite(size) and size > 0)):
+            raise InputError(
+                "picker 'external'",
+                "parameter 'pixel_size_angstrom' must be a positive finite number of Å per "
+                f"pixel (or 0: take it from the STAR file), found {pixel_size_angstrom!r}",
+            )
         self.source = source
         self.label = label
         self.name_map = name_map
@@ -97,11 +107,22 @@ class ExternalPicker(Picker):
         if self.source.lower().endswith(".star") and self.pixel_size_angstrom > 0:
             options["pixel_size_angstrom"] = self.pixel_size_angstrom
             options["pixel_size_override"] = self.pixel_size_override
-        picks = read_picks(self.source, **options)
+        try:
+            picks = read_picks(self.source, **options)
+        except SchemaError as error:  # name the picker parameter, not the score flag
+            if self.pixel_size_angstrom > 0 or "pixel size" not in error.detail:
+                raise
+            detail = error.detail.split(" Pass --pixel-size")[0]
+            raise SchemaError(
+                error.source,
+                f"{detail} Give it as the picker parameter: "
+                f"external:source={self.source};pixel_size_angstrom=<Å per pixel>",
+            ) from None
         if self.name_map:
             picks = apply_name_map(picks, load_name_map(self.name_map), source=self.source)
         if SCORE_COLUMN not in picks.columns:
             picks = picks.assign(score=1.0)
+        _check_picks_units(picks, dataset, self.source)
         self._picks = picks
 
     def pick(self, tomogram: Tomogram, classes: ClassCatalogue) -> pd.DataFrame:
@@ -124,6 +145,27 @@ class ExternalPicker(Picker):
         names = self._picks["experiment"].astype(str)
         outside = names.loc[~names.isin([str(run) for run in runs])]
         return {str(k): int(v) for k, v in outside.value_counts(sort=False).items()}
+
+
+def _check_picks_units(picks: pd.DataFrame, dataset: Dataset, source: str) -> None:
+    """Warn (``UnitsWarning``) when the picks look like voxel indices, as ``score`` does.
+
+    Compared with the largest tomogram, in Å and in voxels, of the runs the
+    picks name (:func:`topcup_bench.datasets.units.check_units`).
+    """
+    if dataset is None or picks.empty:  # read without a dataset (checks, tests): nothing to compare
+        return
+    named = set(picks["experiment"].astype(str))
+    runs = [run for run in dataset.runs if run in named]
+    if not runs:
+        return
+    extents = np.array([dataset.extent_angstrom_xyz(run) for run in runs], dtype=np.float64)
+    check_units(
+        picks,
+        extent_angstrom_xyz=extents.max(axis=0),
+        voxel_size_angstrom=float(dataset.voxel_size_angstrom),
+        source=source,
+    )
 
 
 def _content_digest(source: str) -> str | None:

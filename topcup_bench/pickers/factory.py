@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -94,7 +95,7 @@ def create_picker(name: str, params: Mapping[str, Any] | None = None) -> Picker:
             raise InputError(
                 f"picker {name!r}",
                 f"unknown parameter {key!r}; parameters: {sorted(defaults)}."
-                + did_you_mean(key, defaults),
+                + _parameter_hint(key, list(defaults)),
             )
         converted[key] = _convert(name, key, value, defaults[key])
     picker = picker_class(**converted)
@@ -102,6 +103,27 @@ def create_picker(name: str, params: Mapping[str, Any] | None = None) -> Picker:
         picker.leaderboard_label = str(label)
     check_picker_label(picker.display_name)
     return picker
+
+
+def _parameter_hint(key: str, names: list[str]) -> str:
+    """``did_you_mean`` over parameter ``names``; on a tie, the one declared first wins.
+
+    ``pixel_size`` is as close to ``pixel_size_angstrom`` as to
+    ``pixel_size_override``; the declaration order says which one is meant.
+
+    Examples
+    --------
+    >>> _parameter_hint("pixel_size", ["source", "pixel_size_angstrom", "pixel_size_override"])
+    " Did you mean 'pixel_size_angstrom'?"
+    """
+    scored = [
+        (difflib.SequenceMatcher(None, key, name).ratio(), -index, name)
+        for index, name in enumerate(names)
+    ]
+    best = max(scored, default=None)
+    if best is None or best[0] < 0.6:
+        return did_you_mean(key, names)  # the same hint (or none) as elsewhere
+    return f" Did you mean {best[2]!r}?"
 
 
 def _convert(picker: str, key: str, value: Any, default: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 
 import numpy as np
@@ -36,8 +37,11 @@ class OraclePicker(Picker):
     citation = "topcup-bench reference picker"
 
     def __init__(self, jitter_angstrom: float = 0.0, seed: int = 0) -> None:
-        if not jitter_angstrom >= 0:
-            raise InputError("oracle", f"jitter_angstrom must be >= 0, found {jitter_angstrom!r}")
+        if not (jitter_angstrom >= 0 and math.isfinite(jitter_angstrom)):
+            raise InputError(
+                "picker 'oracle'",
+                f"jitter_angstrom must be a finite number >= 0, found {jitter_angstrom!r}",
+            )
         self.jitter_angstrom = float(jitter_angstrom)
         self.seed = int(seed)
         self._truth: pd.DataFrame | None = None

@@ -3,7 +3,8 @@
 A picker that was ``ok`` in ``base`` *regresses* when its score drops by more
 than ``score_tolerance`` (or, with ``use_interval``, falls below the base's
 bootstrap interval), when its score in ``new`` is missing or not a number
-(``null`` in the file: NaN), when it became slower than ``time_ratio`` times
+(``null`` in the file; a file with a NaN or out-of-range score is refused by
+:func:`~topcup_bench.results.read_results`), when it became slower than ``time_ratio`` times
 the base's seconds per tomogram, when it failed in ``new``, or when it is
 missing from ``new``.
 

@@ -173,12 +173,13 @@ def _multipliers(truth, picks, classes, stem: Path) -> Path:
 def _speed(entries: list[dict[str, Any]], stem: Path) -> Path:
     figure, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
     for colour, entry in zip(PALETTE, entries, strict=False):
+        if entry.get("score") is None:  # no score to place (shown as "—" in the tables)
+            continue
         seconds = entry["timings"].get("pick_s_per_tomogram") or 0.0
-        interval = entry["score_interval"]
         ax.errorbar(
             [max(seconds, 1e-3)],
             [entry["score"]],
-            yerr=[[entry["score"] - interval["low"]], [interval["high"] - entry["score"]]],
+            yerr=_error_bar(entry["score"], entry.get("score_interval") or {}),
             fmt="o",
             color=colour,
             label=entry["picker"],
@@ -191,3 +192,11 @@ def _speed(entries: list[dict[str, Any]], stem: Path) -> Path:
     if entries:
         ax.legend(fontsize=7)
     return save_figure(figure, stem)[0]
+
+
+def _error_bar(score: float, interval: dict[str, Any]) -> list[list[float]] | None:
+    """``yerr`` of one point: distances down to ``low`` and up to ``high``; None when unknown."""
+    low, high = interval.get("low"), interval.get("high")
+    if low is None or high is None:
+        return None
+    return [[max(score - low, 0.0)], [max(high - score, 0.0)]]

@@ -45,7 +45,10 @@ def fbeta_bars(frame: pd.DataFrame, title: str) -> plt.Figure:
             label=row["picker"],
             color=PALETTE[i % len(PALETTE)],
         )
-        interval = [[row["score"] - row["ci_low"]], [row["ci_high"] - row["score"]]]
+        # the score may lie outside its percentile interval: clip, matplotlib refuses yerr < 0
+        interval = np.clip(
+            [[row["score"] - row["ci_low"]], [row["ci_high"] - row["score"]]], 0.0, None
+        )
         axes.errorbar(
             [x[0] + offset],
             [row["score"]],

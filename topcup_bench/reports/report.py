@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from topcup_bench.datasets.atomic import atomic_output
+from topcup_bench.errors import InputError
 from topcup_bench.output_folder import claim_output_folder
 from topcup_bench.reports.diagnostics import diagnostic_figures
 from topcup_bench.reports.leaderboard import (
@@ -55,11 +56,30 @@ def write_report(
     ------
     OutputExistsError
         ``out`` is in use, or holds foreign files and ``overwrite`` is False.
+    InputError
+        ``out`` holds one of ``results_paths``, is (inside) the cache folder,
+        or is inside another output folder (even with ``overwrite``).
     """
+    _check_report_out(Path(os.path.realpath(os.fspath(out))), results_paths)
     with claim_output_folder(out, command="report", overwrite=overwrite) as folder:
         written = render_report(results_paths, folder.staging, formats)
         folder.commit()
     return [folder.out / path.relative_to(folder.staging) for path in written]
+
+
+def _check_report_out(out: Path, results_paths: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse an ``out`` that holds an input results file or is (in) the cache folder."""
+    from topcup_bench.datasets.catalog import cache_dir
+    from topcup_bench.output_location import check_out_location
+
+    for path in results_paths:
+        source = Path(os.path.realpath(os.fspath(path)))
+        if source.is_relative_to(out):
+            raise InputError(
+                "--out",
+                f"{out} holds the input {source}; write the report elsewhere, e.g. {out}-report",
+            )
+    check_out_location(out, {"the cache folder": cache_dir()})
 
 
 def render_report(

@@ -13,7 +13,11 @@ from topcup_bench.datasets.catalog import open_dataset, phantom_spec
 from topcup_bench.datasets.dataset import CopickDataset
 from topcup_bench.datasets.phantom import project as project_module
 from topcup_bench.datasets.phantom.presets import resolve_preset
-from topcup_bench.datasets.phantom.project import PhantomProjectSpec, write_phantom_project
+from topcup_bench.datasets.phantom.project import (
+    PhantomProjectSpec,
+    is_complete_project,
+    write_phantom_project,
+)
 from topcup_bench.errors import InputError, OutputExistsError
 
 
@@ -93,18 +97,25 @@ def test_same_seed_same_project_and_different_seed_differs(tiny_project, tmp_pat
     assert _hash(other) != _hash(config)
 
 
-def test_non_empty_folder_is_refused_unless_overwrite(tmp_path):
+def test_a_folder_of_other_files_is_refused_even_with_overwrite(tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "precious.txt").write_text("user data")
-    with pytest.raises(OutputExistsError, match="not empty"):
-        write_phantom_project(out, _spec(n_runs=1), progress=False)
+    for overwrite in (False, True):
+        with pytest.raises(OutputExistsError, match=r"not a topcup-bench phantom .*precious.txt"):
+            write_phantom_project(out, _spec(n_runs=1), progress=False, overwrite=overwrite)
     assert (out / "precious.txt").read_text() == "user data"
-    write_phantom_project(out, _spec(n_runs=2), progress=False, overwrite=True)
-    assert not (out / "precious.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+def test_another_phantom_is_refused_unless_overwrite(tmp_path):
+    out = tmp_path / "mine"
+    write_phantom_project(out, _spec(n_runs=2), progress=False)
     # a different phantom in the same folder is also "something else"
     with pytest.raises(OutputExistsError, match="cache key"):
         write_phantom_project(out, _spec(seed=5), progress=False)
+    write_phantom_project(out, _spec(seed=5), progress=False, overwrite=True)
+    assert is_complete_project(out, _spec(seed=5))
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):

@@ -43,12 +43,14 @@ from topcup_bench.datasets.phantom.generator import generate_run, run_seed
 from topcup_bench.datasets.phantom.presets import PhantomPreset
 from topcup_bench.errors import InputError, OutputExistsError
 from topcup_bench.folder_lock import FolderLock
+from topcup_bench.memory import check_disk_fits
 from topcup_bench.palette import class_colour, rgba
 from topcup_bench.types import COMPETITION_CLASSES
 
 __all__ = [
     "PhantomProjectSpec",
     "write_phantom_project",
+    "phantom_disk_bytes",
     "CONFIG_NAME",
     "TRUTH_USER",
     "TRUTH_SESSION",
@@ -141,6 +143,7 @@ def write_phantom_project(
     overwrite: bool = False,
     progress: bool = True,
     workers: int | None = None,
+    size_source: str = "--runs",
 ) -> Path:
     """Generate the phantom runs of ``spec`` and write them as a copick project in ``out_dir``.
 
@@ -151,12 +154,16 @@ def write_phantom_project(
     spec : PhantomProjectSpec
         What to generate.
     overwrite : bool
-        Replace a non-empty ``out_dir`` that is not this very phantom.
+        Replace another phantom project in ``out_dir`` (a folder holding
+        anything else is refused even then).
     progress : bool
         Show a progress bar.
     workers : int, optional
         FFT worker threads (default: the CPU count, at most 4); the data do not
         depend on it.
+    size_source : str
+        Named when the project would not fit on the disk
+        (:func:`phantom_disk_bytes` against the free space), e.g. ``"--runs"``.
 
     Returns
     -------
@@ -167,13 +174,23 @@ def write_phantom_project(
     Raises
     ------
     OutputExistsError
-        ``out_dir`` is not empty, holds something else and ``overwrite`` is False.
+        ``out_dir`` holds another phantom project and ``overwrite`` is False,
+        or holds anything else.
+    InputError
+        ``out_dir`` or a parent is a file.
     """
     target = Path(out_dir).resolve()
     if is_complete_project(target, spec):
         _tidy_if_idle(target)
         return target / CONFIG_NAME
     _refuse_other_content(target, spec, overwrite)
+    check_disk_fits(  # before writing anything: --runs 100000 must not fill the disk
+        phantom_disk_bytes(spec),
+        target.parent,
+        size_source,
+        f"{spec.n_runs} runs x {len(spec.flavours)} flavours of "
+        f"{' x '.join(str(n) for n in spec.preset.shape_zyx)} voxels",
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     workers = workers or min(4, os.cpu_count() or 1)
     lock = FolderLock(target)
@@ -196,6 +213,25 @@ def write_phantom_project(
     return target / CONFIG_NAME
 
 
+#: Bytes written per voxel of scale 0: float32, times 1 + 1/8 + 1/64 for the 3-level pyramid,
+#: rounded up; compression is not counted (phantom noise barely compresses): an upper bound.
+_DISK_BYTES_PER_VOXEL = 4 * 1.15
+
+
+def phantom_disk_bytes(spec: PhantomProjectSpec) -> float:
+    """Upper bound of the bytes a project of ``spec`` writes (tomograms, uncompressed).
+
+    Examples
+    --------
+    >>> from topcup_bench.datasets.phantom.presets import resolve_preset
+    >>> spec = PhantomProjectSpec(resolve_preset("tiny"), n_runs=2, n_test=1)
+    >>> round(phantom_disk_bytes(spec) / 2**20, 2)  # 2 runs of 48 x 96 x 96, one flavour
+    3.88
+    """
+    voxels = int(np.prod(spec.preset.shape_zyx, dtype=np.int64))
+    return float(spec.n_runs) * len(spec.flavours) * voxels * _DISK_BYTES_PER_VOXEL
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -203,11 +239,41 @@ def _umask() -> int:
 
 
 def _refuse_other_content(target: Path, spec: PhantomProjectSpec, overwrite: bool) -> None:
-    if target.exists() and any(target.iterdir()) and not overwrite:
+    """Refuse a non-empty ``target`` unless ``overwrite`` and it is a phantom project of ours.
+
+    ``overwrite`` replaces only another phantom project (a ``manifest.json``
+    of generator ``topcup-bench phantom``); a folder holding anything else is
+    never removed.
+    """
+    for path in (target, *target.parents):
+        if path.exists() and not path.is_dir():
+            raise InputError("--out", f"{path} is a file, not a folder")
+        if path.is_dir():
+            break
+    if not target.exists() or not any(target.iterdir()):
+        return
+    if not _is_phantom_project(target):
+        shown = sorted(p.name for p in target.iterdir())
+        more = f" ... ({len(shown)} entries)" if len(shown) > 5 else ""
+        raise OutputExistsError(
+            f"{target}: holds files that are not a topcup-bench phantom project "
+            f"({', '.join(shown[:5])}{more}); --overwrite replaces only a phantom project: "
+            "move them away or choose another --out"
+        )
+    if not overwrite:
         raise OutputExistsError(
             f"{target}: folder is not empty and is not a phantom with these parameters "
             f"(cache key {spec.cache_key()}); pass --overwrite to replace it"
         )
+
+
+def _is_phantom_project(folder: Path) -> bool:
+    """True when ``folder`` has the ``manifest.json`` of a ``topcup-bench phantom`` project."""
+    try:
+        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("generator") == "topcup-bench phantom"
 
 
 def _remove_stale_staging(target: Path) -> None:

@@ -88,9 +88,47 @@ class StepLog:
             self.file.close()
 
 
+#: Files a training run writes into its output folder.
+RUN_FILES = ("config.json", "log.csv", "metrics.json", "last.pt", "best.pt", "model.pt")
+
+
+def check_out_dir(out_dir, flag: str = "--out") -> None:
+    """Refuse an ``out_dir`` that is a file or holds something other than a training run.
+
+    A missing or empty folder, or one holding a training run (``config.json``,
+    ``last.pt`` or ``model.pt``), is accepted; anything else (a benchmark
+    output folder, a user's files) is refused even with ``--overwrite``,
+    before any work.
+
+    Raises
+    ------
+    InputError
+        ``out_dir`` (or a parent) is a file.
+    OutputExistsError
+        ``out_dir`` holds files and is not a training-run folder.
+    """
+    out = Path(out_dir).resolve()
+    for path in (out, *out.parents):
+        if path.exists() and not path.is_dir():
+            raise InputError(flag, f"{path} is a file, not a folder")
+        if path.is_dir():
+            break
+    if not out.is_dir():
+        return
+    entries = sorted(p.name for p in out.iterdir())
+    ours = any((out / name).is_file() for name in ("config.json", "last.pt", "model.pt"))
+    if entries and (not ours or ".topcup-bench-manifest.json" in entries):
+        more = f" ... ({len(entries)} entries)" if len(entries) > 5 else ""
+        raise OutputExistsError(
+            f"{out}: holds files that are not a training run of 'topcup-bench train' "
+            f"({', '.join(entries[:5])}{more}); move them away or choose another {flag}"
+        )
+
+
 def prepare_out_dir(out_dir, resume: bool, overwrite: bool) -> Path | None:
     if out_dir is None:
         return None
+    check_out_dir(out_dir)
     out = Path(out_dir)
     previous = [n for n in ("last.pt", "model.pt", "config.json") if (out / n).exists()]
     if previous and not (resume or overwrite):
