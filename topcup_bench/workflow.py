@@ -126,8 +126,7 @@ def _run_into(
     if len(set(names)) != len(names):
         raise InputError("--pickers", f"picker names must be unique on a leaderboard: {names}")
     dataset = open_dataset(config.dataset, progress=progress)
-    if hasattr(dataset, "check_truth_user"):  # a copick ?user= with no picks: say whose exist
-        dataset.check_truth_user()
+    dataset.check_truth_user()  # a copick ?user= with no picks: say whose picks exist
     check_out_location(folder.out, dataset_folders(dataset))
     _check_output_folder(folder, dataset, overwrite)
     _check_labels(pickers)

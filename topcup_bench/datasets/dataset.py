@@ -27,11 +27,10 @@ from topcup_bench.datasets.copick_project import (
 )
 from topcup_bench.datasets.picks_copick import copick_pick_sessions, read_copick_picks
 from topcup_bench.datasets.zarr_integrity import (
-    ZarrChunkError,
     check_zarr_chunks,
     is_local_zarr_array,
 )
-from topcup_bench.errors import CopickSourceError, InputError, did_you_mean
+from topcup_bench.errors import CopickSourceError, InputError, TopcupBenchError, did_you_mean
 from topcup_bench.identity import (
     digest_array,
     digest_json,
@@ -168,6 +167,10 @@ class Dataset(abc.ABC):
         self._truth_digest_cache = (signature, digests)
         return digests
 
+    def check_truth_user(self) -> None:
+        """Raise when the ground truth's owner has no picks at all (default: nothing to check)."""
+        return None
+
     def split(self, name: str) -> tuple[str, ...]:
         """Runs of the split ``name``; ``"all"`` gives every run."""
         if name == "all":
@@ -257,12 +260,13 @@ class CopickDataset(Dataset):
 
     def tomogram(self, run: str) -> Tomogram:
         """Load the tomogram of ``run`` (scale 0 of the OME-Zarr pyramid) as float32, z-y-x."""
+        array = None
         try:
             array = self._local_array(run)
             if array is not None:
                 check_zarr_chunks(array, run=run)
             data = np.asarray(self._copick_tomogram(run).numpy(), dtype=np.float32)
-        except (CopickSourceError, ZarrChunkError):
+        except TopcupBenchError:  # unknown run, spacing or type; missing or truncated chunk
             raise
         except Exception as error:  # zarr/numcodecs raise many types for corrupt stores
             if array is not None:  # name the chunk(s) that cannot be decoded, if any
