@@ -35,9 +35,6 @@ class _InMemory(Dataset):
             ignore_index=True,
         )
 
-    def identity(self):
-        return {"name": self.name, "runs": list(self.runs)}
-
 
 class BlobSmall:
     """``BlobPicker().pick`` on one small tomogram, six classes."""
