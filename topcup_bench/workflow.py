@@ -122,6 +122,7 @@ def _run_into(
 ) -> BenchmarkSummary:
     started = time.perf_counter()
     pickers = create_run_pickers(config.pickers)  # input errors stop here, before any work
+    _check_labels(pickers)  # stand-ins for pickers that failed to be created included
     names = [p.display_name for p in pickers]
     if len(set(names)) != len(names):
         raise InputError("--pickers", f"picker names must be unique on a leaderboard: {names}")
@@ -129,7 +130,6 @@ def _run_into(
     dataset.check_truth_user()  # a copick ?user= with no picks: say whose picks exist
     check_out_location(folder.out, dataset_folders(dataset))
     _check_output_folder(folder, dataset, overwrite)
-    _check_labels(pickers)
     if config.write_copick:
         check_write_copick(dataset, names, dataset.split(config.split), overwrite)
     runs = dataset.split(config.split)
