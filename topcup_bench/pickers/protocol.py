@@ -42,6 +42,8 @@ class PickerCard:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     trained_on: tuple[str, ...] = ()
     trainable: bool = False
+    #: Version of the external tool an adapter runs (from its version command); "" for our own.
+    tool_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary."""
@@ -111,6 +113,14 @@ class Picker(abc.ABC):
         """
         return {}
 
+    def log_files(self, runs: Sequence[str]) -> dict[str, str]:
+        """Log files this picker wrote for ``runs`` (run → path), named in the results.
+
+        Adapters that run another tool capture its output there; the default
+        writes none: ``{}``.  Called by the runner after picking.
+        """
+        return {}
+
     def input_digest(self, dataset: Dataset, run: str) -> str:
         """Digest of the data this picker's picks of ``run`` depend on (keys the runner's cache).
 
@@ -148,6 +158,7 @@ class Picker(abc.ABC):
             parameters=self.parameters(),
             trained_on=tuple(getattr(self, "trained_on", ())),
             trainable=isinstance(self, TrainablePicker),
+            tool_version=str(getattr(self, "tool_version", "") or ""),
         )
 
     def __repr__(self) -> str:

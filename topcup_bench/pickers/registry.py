@@ -19,6 +19,9 @@ _BUILTIN = {
     "forest": "topcup_bench.pickers.forest:ForestPicker",
     "external": "topcup_bench.pickers.external:ExternalPicker",
     "topcup": "topcup_bench.pickers.topcup.picker:TopCUPPicker",
+    "command": "topcup_bench.pickers.adapters.command:CommandPicker",
+    "pytme": "topcup_bench.pickers.adapters.pytme:PytmePicker",
+    "octopi": "topcup_bench.pickers.adapters.octopi:OctopiPicker",
 }
 for _name, _path in _BUILTIN.items():
     PICKERS.register(_name, _path, origin="builtin")
