@@ -68,8 +68,10 @@ def evaluate_outcome(
         ``thresholds_by_run`` and ``threshold_folds`` (cross-validated
         thresholds only), ``thresholds_best``, ``classes`` (per class counts and
         rates at both operating points), ``n_picks``, ``rule_differences``,
-        ``timings`` and ``dropped`` (``{"rows", "of", "runs": {name: rows}}``:
-        picks naming runs that were not scored, per run name as written).
+        ``timings``, ``dropped`` (``{"rows", "of", "runs": {name: rows}}``:
+        picks naming runs that were not scored, per run name as written) and
+        ``logs`` (run or ``fit`` → log file of the tool an adapter ran; ``{}`` for
+        pickers that run no tool).
 
     Notes
     -----
@@ -89,6 +91,7 @@ def evaluate_outcome(
             "of": int(outcome.n_rows),
             "runs": dict(outcome.dropped),
         },
+        "logs": dict(getattr(outcome, "logs", {}) or {}),
     }
     if outcome.status != "ok":
         return entry

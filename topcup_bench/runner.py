@@ -69,6 +69,9 @@ class PickerOutcome:
         name as written (trailing spaces kept).
     n_rows : int
         All picks rows the picker produced, dropped ones included.
+    logs : dict of str to str
+        Log files the picker wrote (run, or ``fit``, → path): the output of the
+        tools that adapters run (:meth:`Picker.log_files`).
     """
 
     card: PickerCard
@@ -84,6 +87,7 @@ class PickerOutcome:
     folds: list[list[str]] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     n_rows: int = 0
+    logs: dict[str, str] = field(default_factory=dict)
 
 
 def run_pickers(
@@ -205,9 +209,18 @@ def _run_one(
     finally:
         if bar is not None:
             bar.close()
+    outcome.logs = _log_files(picker, runs)
     if outcome.status == "ok":
         _place_picks(outcome, picker, tables, runs, prepared)
     return outcome
+
+
+def _log_files(picker: Picker, runs: Sequence[str]) -> dict[str, str]:
+    """The picker's log files (run → path); none when asking fails (picks do not depend on it)."""
+    try:
+        return {str(k): str(v) for k, v in (picker.log_files(list(runs)) or {}).items()}
+    except Exception:  # a broken stand-in or plug-in: its failure is reported elsewhere
+        return {}
 
 
 def _first_card(picker: Picker) -> PickerCard:

@@ -261,10 +261,10 @@ def test_missing_coordinates(tmp_path):
     assert str(path) in message and "['rlnCoordinateY', 'rlnCoordinateZ']" in message
 
 
-def test_centred_coordinates_get_a_hint(tmp_path):
+def test_centred_coordinates_need_the_extent(tmp_path):
     columns = [f"rlnCenteredCoordinate{a}Angst" for a in "XYZ"] + ["rlnTomoName"]
     path = star(tmp_path, loop("particles", columns, [[1, 2, 3, "a"]]))
-    with pytest.raises(SchemaError, match="not supported") as caught:
+    with pytest.raises(SchemaError, match=r"extent of run\(s\) \['a'\] is unknown") as caught:
         read_picks_star(path, pixel_size_angstrom=1.0, particle_type="r")
     assert str(path) in str(caught.value)
 

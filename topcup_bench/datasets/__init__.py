@@ -1,4 +1,4 @@
-"""Picks I/O: CSV, RELION STAR and copick sources, name maps and unit checks.
+"""Picks I/O: CSV, RELION STAR, copick and native tool formats, name maps and unit checks.
 
 Every reader returns a validated picks table (see :mod:`topcup_bench.types`):
 columns ``experiment, particle_type, x, y, z`` in Å (x-y-z order) and
@@ -11,6 +11,16 @@ from topcup_bench.datasets.copick_project import (
     copick_tomogram_extent,
 )
 from topcup_bench.datasets.names import PORTAL_NAME_MAP, apply_name_map, load_name_map
+from topcup_bench.datasets.picks import (
+    PICKS_FORMATS,
+    PicksContext,
+    PicksFormat,
+    read_picks_cbox,
+    read_picks_coords,
+    read_picks_deepfinder,
+    read_picks_dynamo,
+    read_picks_ndjson,
+)
 from topcup_bench.datasets.picks_copick import read_copick_picks, write_copick_picks
 from topcup_bench.datasets.picks_csv import read_picks_csv, write_kaggle_csv, write_topcup_csv
 from topcup_bench.datasets.picks_star import read_picks_star, write_picks_star
@@ -36,6 +46,14 @@ __all__ = [
     "describe_source",
     "parse_copick_source",
     "SUPPORTED_SOURCES",
+    "PicksContext",
+    "PicksFormat",
+    "PICKS_FORMATS",
+    "read_picks_dynamo",
+    "read_picks_deepfinder",
+    "read_picks_cbox",
+    "read_picks_coords",
+    "read_picks_ndjson",
     "read_picks_csv",
     "write_kaggle_csv",
     "write_topcup_csv",

@@ -4,7 +4,12 @@ Supported sources:
 
 * ``copick:CONFIG.json?user=U[&session=S][&runs=a,b]``: picks in a copick project;
 * ``PATH.csv``: a Kaggle submission or TopCUP CSV;
-* ``PATH.star``: a RELION STAR file.
+* ``PATH.star``: a RELION 4 or 5 STAR file;
+* ``PATH.tbl``, ``PATH.xml``, ``PATH.cbox``, ``PATH.coords``, ``PATH.ndjson``: Dynamo,
+  DeepFinder, crYOLO/TomoTwin and CryoET Data Portal picks (read only; see
+  :data:`topcup_bench.datasets.picks.PICKS_FORMATS`).
+
+Files are read by the format of their extension, or the one named by ``format=``.
 """
 
 from __future__ import annotations
@@ -17,8 +22,15 @@ from urllib.parse import parse_qs
 
 import pandas as pd
 
+from topcup_bench.datasets.picks.context import PicksContext
+from topcup_bench.datasets.picks.formats import (
+    PicksFormat,
+    describe_formats,
+    format_for_path,
+    picks_format,
+)
 from topcup_bench.datasets.picks_copick import read_copick_picks, write_copick_picks
-from topcup_bench.datasets.picks_csv import read_picks_csv, write_kaggle_csv, write_topcup_csv
+from topcup_bench.datasets.picks_csv import write_kaggle_csv, write_topcup_csv
 from topcup_bench.datasets.picks_star import read_picks_star, write_picks_star
 from topcup_bench.errors import InputError, did_you_mean
 from topcup_bench.types import ClassCatalogue, ParticleClass
@@ -37,7 +49,10 @@ SUPPORTED_SOURCES = (
     "copick:CONFIG.json?user=USER[&session=SESSION][&runs=RUN1,RUN2]",
     "PATH.csv (Kaggle submission or TopCUP CSV)",
     "PATH.star (RELION STAR)",
+    *[line for line in describe_formats() if not line.startswith(("PATH.csv ", "PATH.star "))],
 )
+#: Formats that can be written (the others are read only).
+_WRITABLE = ("csv", "star")
 _COPICK_PREFIX = "copick:"
 _COPICK_KEYS = ("user", "session", "runs")
 _CSV_FORMATS = ("kaggle", "topcup")
@@ -103,17 +118,29 @@ def read_picks(
     experiment: str | None = None,
     particle_type: str | None = None,
     pixel_size_override: bool = False,
+    context: PicksContext | None = None,
+    format: str | None = None,
 ) -> pd.DataFrame:
     """Read picks from any supported source (see :data:`SUPPORTED_SOURCES`).
 
     Parameters
     ----------
     spec : str or os.PathLike
-        ``copick:CONFIG?user=U[&session=S][&runs=a,b]``, a ``.csv`` or a ``.star`` file.
+        ``copick:CONFIG?user=U[&session=S][&runs=a,b]`` or a picks file.
     classes : ClassCatalogue or iterable of ParticleClass, optional
         When given, every ``particle_type`` must be one of these classes.
     pixel_size_angstrom, experiment, particle_type, pixel_size_override : optional
         STAR files only: see :func:`~topcup_bench.datasets.picks_star.read_picks_star`.
+        Refused for any other source (other formats take these from ``context``).
+    context : PicksContext, optional
+        What a file may not say itself (run, class, pixel size, tomogram
+        extents), for every format; used only where the file is silent (a
+        pixel size a STAR file states wins over the context's). Ignored by
+        CSV and copick sources, which state everything.
+    format : str, optional
+        A format name of :data:`~topcup_bench.datasets.picks.PICKS_FORMATS`
+        (``"csv"``, ``"star"``, ``"dynamo"``, ``"deepfinder"``, ``"cbox"``,
+        ``"coords"``, ``"ndjson"``); default: by the file's extension.
 
     Returns
     -------
@@ -123,22 +150,25 @@ def read_picks(
     Raises
     ------
     InputError
-        Missing file, directory, unsupported extension, or STAR-only options for
-        another kind of source; plus every error of the underlying reader.
+        Missing file, directory, unsupported extension, unknown ``format``, a
+        ``format`` for a copick source, or STAR-only options for another kind
+        of source; plus every error of the underlying reader.
     """
     text = os.fspath(spec)
+    if context is not None and not isinstance(context, PicksContext):
+        raise InputError(text, f"context must be a PicksContext, found {type(context).__name__}")
     star_options = {
         "pixel_size_angstrom": pixel_size_angstrom,
         "experiment": experiment,
         "particle_type": particle_type,
         "pixel_size_override": pixel_size_override or None,
     }
-    kind = _kind(text, must_exist=True)
-    if kind != "star":
-        given = [name for name, value in star_options.items() if value is not None]
-        if given:
-            raise InputError(text, f"options {given} apply to STAR files only")
-    if kind == "copick":
+    if text.startswith(_COPICK_PREFIX):
+        if format is not None:
+            raise InputError(
+                text, f"format={format!r} applies to files; a copick: source has no file format"
+            )
+        _refuse_star_options(text, star_options)
         parsed = parse_copick_source(text)
         return read_copick_picks(
             parsed.config,
@@ -147,14 +177,27 @@ def read_picks(
             runs=parsed.runs,
             classes=classes,
         )
-    if kind == "csv":
-        return read_picks_csv(text, classes=classes)
+    fmt = _file_format(text, format, must_exist=True)
+    if fmt.name != "star":
+        _refuse_star_options(text, star_options)
+        return fmt.read(text, context=context, classes=classes)
     return read_picks_star(
         text,
         classes=classes,
         **{k: v for k, v in star_options.items() if k != "pixel_size_override"},
         pixel_size_override=pixel_size_override,
+        context=context,
     )
+
+
+def _refuse_star_options(text: str, star_options: dict[str, object]) -> None:
+    given = [name for name, value in star_options.items() if value is not None]
+    if given:
+        raise InputError(
+            text,
+            f"options {given} apply to STAR files only; other formats take the run, class "
+            "and pixel size from context=PicksContext(...)",
+        )
 
 
 def write_picks(
@@ -190,7 +233,7 @@ def write_picks(
     text = os.fspath(spec)
     if fmt not in _CSV_FORMATS:
         raise InputError(text, f"fmt must be one of {list(_CSV_FORMATS)}, got {fmt!r}")
-    kind = _kind(text, must_exist=False)
+    kind = _write_kind(text)
     if kind == "star":
         if pixel_size_angstrom is None:
             raise InputError(text, "writing a STAR file needs pixel_size_angstrom (Å per pixel)")
@@ -228,25 +271,48 @@ def describe_source(spec: str | os.PathLike[str]) -> str:
         session = "all sessions" if parsed.session is None else f"session {parsed.session!r}"
         runs = "all runs" if parsed.runs is None else "runs " + ", ".join(parsed.runs)
         return f"copick project {parsed.config} (user {parsed.user!r}, {session}, {runs})"
-    suffix = Path(text).suffix.lower()
-    if suffix == ".csv":
-        return f"CSV picks file {text}"
-    if suffix == ".star":
-        return f"RELION STAR file {text}"
-    return f"unsupported picks source {text}"
+    fmt = format_for_path(text)
+    if fmt is None:
+        return f"unsupported picks source {text}"
+    return f"{fmt.title} {text}"
 
 
-def _kind(text: str, *, must_exist: bool) -> str:
-    """``"copick"``, ``"csv"`` or ``"star"``; anything else is an :class:`InputError`."""
-    if text.startswith(_COPICK_PREFIX):
-        return "copick"
+def _file_format(text: str, name: str | None, *, must_exist: bool) -> PicksFormat:
+    """The format of the picks file ``text``: ``name`` when given, else by extension.
+
+    Raises
+    ------
+    InputError
+        A directory, a missing file (when ``must_exist``), an unknown ``name``,
+        or an extension no format has.
+    """
     path = Path(text)
     forms = f"supported sources: {list(SUPPORTED_SOURCES)}"
     if path.is_dir():
         raise InputError(text, f"is a directory, not a picks file; {forms}")
     if must_exist and not path.exists():
         raise InputError(text, f"file not found; {forms}")
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".star"):
-        raise InputError(text, f"unsupported file extension {suffix!r}; {forms}")
-    return suffix[1:]
+    if name is not None:
+        return picks_format(name, source=text)
+    fmt = format_for_path(text)
+    if fmt is None:
+        raise InputError(
+            text,
+            f"unsupported file extension {path.suffix.lower()!r}; {forms} "
+            "(or name the format with format=)",
+        )
+    return fmt
+
+
+def _write_kind(text: str) -> str:
+    """``"copick"``, ``"csv"`` or ``"star"``; anything else is an :class:`InputError`."""
+    if text.startswith(_COPICK_PREFIX):
+        return "copick"
+    fmt = _file_format(text, None, must_exist=False)
+    if fmt.name not in _WRITABLE:
+        raise InputError(
+            text,
+            f"{fmt.title}s are read only; write picks as "
+            f"{[f'PATH.{n}' for n in _WRITABLE] + ['copick:CONFIG?user=U&session=S']}",
+        )
+    return fmt.name

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from topcup_bench.datasets import apply_name_map, load_name_map, read_picks
+from topcup_bench.datasets import PicksContext, apply_name_map, load_name_map, read_picks
 from topcup_bench.datasets.dataset import Dataset
 from topcup_bench.datasets.units import check_units
 from topcup_bench.errors import InputError, SchemaError
@@ -107,6 +107,13 @@ class ExternalPicker(Picker):
         if self.source.lower().endswith(".star") and self.pixel_size_angstrom > 0:
             options["pixel_size_angstrom"] = self.pixel_size_angstrom
             options["pixel_size_override"] = self.pixel_size_override
+        if not self.source.startswith("copick:") and not self.source.lower().endswith(".csv"):
+            options["context"] = PicksContext(  # RELION 5 centres; pixel size of other formats
+                pixel_size_angstrom=self.pixel_size_angstrom or None,
+                tomogram_extent_angstrom=None
+                if dataset is None
+                else {run: dataset.extent_angstrom_xyz(run) for run in dataset.runs},
+            )
         try:
             picks = read_picks(self.source, **options)
         except SchemaError as error:  # name the picker parameter, not the score flag
