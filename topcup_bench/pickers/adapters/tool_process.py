@@ -55,7 +55,8 @@ def resolve_executable(program: str, *, picker: str, install_hint: str) -> str:
     if os.sep in program or (os.altsep and os.altsep in program):
         path = Path(program).expanduser()
         if path.is_file() and os.access(path, os.X_OK):
-            return str(path.resolve())
+            # absolute, links kept: a venv's bin/python must stay the venv's interpreter
+            return os.path.abspath(path)
         raise ToolMissingError(
             f"picker {picker!r}: {program!r} is not an executable file; {install_hint}"
         )
