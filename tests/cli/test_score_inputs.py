@@ -1,6 +1,6 @@
 """``topcup-bench score``: refusals that protect the inputs and name the flag.
 
---output onto an input, --pixel-size that is not > 0 or has no STAR input,
+--output onto an input, --pixel-size that is not > 0 or has no input in pixels,
 output paths under a file or in an unwritable place, unknown classes in a
 --thresholds file, duplicated truth rows.
 """
@@ -85,10 +85,10 @@ def test_pixel_size_must_be_positive_and_finite(csv_pair, capsys, value, shown):
     assert err.startswith(f"error: --pixel-size: must be > 0 (Å per pixel), found {shown}")
 
 
-def test_pixel_size_without_a_star_input_is_refused(csv_pair, capsys):
+def test_pixel_size_without_an_input_in_pixels_is_refused(csv_pair, capsys):
     status, err = _run(_score(csv_pair, "--pixel-size", "10"), capsys)
     assert status == 2
-    assert err.startswith("error: --pixel-size: applies to STAR files only")
+    assert err.startswith("error: --pixel-size: applies to files in pixels (STAR, Dynamo .tbl")
 
 
 def test_pixel_size_zero_with_a_star_file_says_so(csv_pair, tmp_path, capsys):

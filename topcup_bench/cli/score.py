@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -12,13 +11,21 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from topcup_bench.cli.score_inputs import (
+    ScoreInputs,
+    centred_extents,
+    check_name,
+    input_kind,
+    parse_pixel_size,
+    parse_tomogram_size,
+    read_score_input,
+)
 from topcup_bench.datasets import (
     apply_name_map,
     catalogue_from_copick_config,
     check_units_against,
     describe_source,
     load_name_map,
-    read_picks,
 )
 from topcup_bench.datasets.atomic import atomic_output
 from topcup_bench.datasets.thresholds import load_thresholds
@@ -34,7 +41,12 @@ from topcup_bench.types import COMPETITION_CLASSES
 
 __all__ = ["score_command"]
 
-SOURCE_HELP = "CSV (Kaggle or TopCUP), RELION STAR, or copick:CONFIG?user=U[&session=S][&runs=a,b]"
+SOURCE_HELP = (
+    "CSV (Kaggle or TopCUP), RELION 4/5 STAR, Dynamo .tbl, DeepFinder .xml, crYOLO/TomoTwin "
+    ".cbox or .coords, portal .ndjson, or copick:CONFIG?user=U[&session=S][&runs=a,b]"
+)
+#: For the help of the flags that give what a file leaves out.
+_SILENT = "Used for --truth and --picks, only where the file does not say it"
 
 
 @click.command("score")
@@ -87,16 +99,48 @@ SOURCE_HELP = "CSV (Kaggle or TopCUP), RELION STAR, or copick:CONFIG?user=U[&ses
     help="Drop ground-truth rows repeated on (experiment, x, y, z) instead of failing.",
 )
 @click.option(
+    "--truth-format",
+    metavar="NAME",
+    help="Format of --truth: csv, star, dynamo, deepfinder, cbox, coords or ndjson "
+    "[default: by the file's extension].",
+)
+@click.option(
+    "--picks-format",
+    metavar="NAME",
+    help="Format of --picks, as --truth-format [default: by the file's extension].",
+)
+@click.option(
+    "--run",
+    "run_name",
+    metavar="RUN",
+    help="Run (experiment) name for files that name none (.cbox, .coords, .ndjson, a Dynamo "
+    f"or DeepFinder file of one tomogram, STAR without rlnTomoName). {_SILENT}.",
+)
+@click.option(
+    "--particle-type",
+    metavar="CLASS",
+    help="Particle type for files that name none (.cbox, .coords, .ndjson, one-class .tbl or "
+    f".xml, STAR without rlnParticleName). {_SILENT}.",
+)
+@click.option(
     "--pixel-size",
-    type=float,
     metavar="ANGSTROM",
-    help="Pixel size of STAR inputs (coordinates are pixels); for a file that states its own, "
-    "the two must agree unless --override-pixel-size.",
+    help="Å per pixel of inputs in pixels (STAR, .tbl, .xml, .cbox, .coords, .ndjson), for "
+    "--truth and --picks; a STAR file that states its own must agree unless "
+    "--override-pixel-size. Refused when both inputs are in Å (CSV, copick).",
 )
 @click.option(
     "--override-pixel-size",
     is_flag=True,
     help="Use --pixel-size even where a STAR file states another pixel size.",
+)
+@click.option(
+    "--tomogram-size",
+    metavar="X,Y,Z",
+    help="Tomogram size in voxels (x, y, z) for RELION 5 STAR inputs "
+    "(rlnCenteredCoordinate*Angst, Å from the tomogram centre), for every run of the file; "
+    "× --pixel-size, else the pixel size the file states (RELION: unbinned tilt-series pixels, "
+    "rlnTomoSizeX/Y/Z), gives the extent in Å.",
 )
 @click.option(
     "--bootstrap",
@@ -119,6 +163,7 @@ SOURCE_HELP = "CSV (Kaggle or TopCUP), RELION STAR, or copick:CONFIG?user=U[&ses
     type=click.Choice(["table", "json", "markdown"]),
     default="table",
     show_default=True,
+    help="Format of the report (the inputs' formats: --truth-format, --picks-format).",
 )
 @click.option(
     "--output",
@@ -136,8 +181,13 @@ def score_command(
     thresholds_spec,
     name_map,
     dedupe_truth,
+    truth_format,
+    picks_format,
+    run_name,
+    particle_type,
     pixel_size,
     override_pixel_size,
+    tomogram_size,
     n_resamples,
     seed,
     output_format,
@@ -152,9 +202,17 @@ def score_command(
     classes = (
         catalogue_from_copick_config(classes_config) if classes_config else COMPETITION_CLASSES
     )
-    if override_pixel_size and pixel_size is None:
-        raise InputError("--override-pixel-size", "needs --pixel-size (the size to use)")
-    _check_pixel_size(pixel_size, truth_spec, picks_spec)
+    truth_kind = input_kind(truth_spec, truth_format, "--truth-format")
+    picks_kind = input_kind(picks_spec, picks_format, "--picks-format")
+    inputs = ScoreInputs(
+        truth_kind=truth_kind,
+        picks_kind=picks_kind,
+        run=check_name("--run", run_name),
+        particle_type=check_name("--particle-type", particle_type),
+        pixel_size=parse_pixel_size(pixel_size),
+        override_pixel_size=override_pixel_size,
+        tomogram_size=parse_tomogram_size(tomogram_size),
+    )
     if output is not None:
         _refuse_output_onto_input(
             output,
@@ -166,9 +224,9 @@ def score_command(
                 "--map-names": None if name_map == "portal" else name_map,
             },
         )
-    star_options = {"pixel_size_angstrom": pixel_size, "pixel_size_override": override_pixel_size}
-    truth = _read(truth_spec, star_options)
-    picks = _read(picks_spec, star_options)
+    extents = _star_extents(inputs, {truth_spec: truth_kind, picks_spec: picks_kind})
+    truth = read_score_input(truth_spec, truth_kind, truth_format, inputs, extents.get(truth_spec))
+    picks = read_score_input(picks_spec, picks_kind, picks_format, inputs, extents.get(picks_spec))
     if name_map:
         mapping = load_name_map(name_map)
         truth = apply_name_map(truth, mapping, source=truth_spec)
@@ -206,22 +264,26 @@ def score_command(
             console.print(renderable)
 
 
-def _is_star(spec) -> bool:
-    return str(spec).lower().endswith(".star")
+def _star_extents(inputs: ScoreInputs, kinds: dict[str, str]) -> dict[str, dict]:
+    """``--tomogram-size`` as run → extent (Å) for each RELION 5 STAR input (source → map).
 
-
-def _check_pixel_size(pixel_size: float | None, truth_spec: str, picks_spec: str) -> None:
-    """``--pixel-size`` must be a finite size > 0 (Å) and only comes with a STAR input."""
-    if pixel_size is None:
-        return
-    if not math.isfinite(pixel_size) or pixel_size <= 0:
-        raise InputError("--pixel-size", f"must be > 0 (Å per pixel), found {pixel_size:g}")
-    if not (_is_star(truth_spec) or _is_star(picks_spec)):
+    Raises
+    ------
+    InputError
+        ``--tomogram-size`` given but no STAR input has centred coordinates.
+    """
+    if inputs.tomogram_size is None:
+        return {}
+    stars = [spec for spec, kind in kinds.items() if kind == "star"]
+    extents = {spec: centred_extents(spec, inputs) for spec in stars}
+    found = {spec: extent for spec, extent in extents.items() if extent is not None}
+    if not found:
         raise InputError(
-            "--pixel-size",
-            "applies to STAR files only (coordinates in pixels); neither --truth nor --picks "
-            "is a .star file, and CSV and copick coordinates are already in Å",
+            "--tomogram-size",
+            f"applies to RELION 5 coordinates (rlnCenteredCoordinate*Angst); {stars} hold none "
+            "(RELION 4 pixel coordinates need only the pixel size)",
         )
+    return found
 
 
 def _refuse_output_onto_input(output: Path, inputs: dict[str, str | None]) -> None:
@@ -245,14 +307,6 @@ def _refuse_output_onto_input(output: Path, inputs: dict[str, str | None]) -> No
                 f"--output: {str(output)!r} is the {flag} file; writing the report there "
                 "would replace an input (refused even with --overwrite); choose another path"
             )
-
-
-def _read(spec, star_options):
-    options = star_options if _is_star(spec) else {}
-    # "is not": a pixel size of 0 must reach the reader (and be refused), not look like False
-    return read_picks(
-        spec, **{k: v for k, v in options.items() if v is not None and v is not False}
-    )
 
 
 def _render(result, interval, output_format, truth_spec, picks_spec):

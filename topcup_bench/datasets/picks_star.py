@@ -137,7 +137,7 @@ def read_picks_star(
     context = context or PicksContext()
     name, block, optics = particles_block(read_blocks(source), source)
     where = f"block 'data_{name}'"
-    runs = _experiments(block, experiment, context, source, where)
+    runs = star_experiments(block, experiment, context, source, where)
     centred = [c for c in CENTRED if c in block.columns]
     if centred and len(centred) < len(CENTRED):
         raise SchemaError(
@@ -257,7 +257,7 @@ def _states_pixel_size(block: pd.DataFrame, optics: object | None) -> bool:
     return any(c in names for c in OPTICS_PIXEL_SIZE_COLUMNS)
 
 
-def _experiments(
+def star_experiments(
     block: pd.DataFrame, given: str | None, context: PicksContext, source: str, where: str
 ) -> np.ndarray:
     if given is not None:
