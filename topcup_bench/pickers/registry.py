@@ -22,6 +22,11 @@ _BUILTIN = {
     "command": "topcup_bench.pickers.adapters.command:CommandPicker",
     "pytme": "topcup_bench.pickers.adapters.pytme:PytmePicker",
     "octopi": "topcup_bench.pickers.adapters.octopi:OctopiPicker",
+    "pytom-match-pick": "topcup_bench.pickers.adapters.pytom:PytomMatchPickPicker",
+    "deepfinder": "topcup_bench.pickers.adapters.deepfinder:DeepFinderPicker",
+    "tomotwin": "topcup_bench.pickers.adapters.tomotwin:TomoTwinPicker",
+    "cryolo": "topcup_bench.pickers.adapters.cryolo:CryoloPicker",
+    "topcup-cli": "topcup_bench.pickers.adapters.topcup_cli:TopcupCliPicker",
 }
 for _name, _path in _BUILTIN.items():
     PICKERS.register(_name, _path, origin="builtin")

@@ -35,7 +35,7 @@ from topcup_bench.datasets.catalog import cache_dir
 from topcup_bench.errors import InputError
 from topcup_bench.identity import digest_json
 from topcup_bench.pickers.protocol import Picker, TrainablePicker
-from topcup_bench.types import ClassCatalogue, Tomogram
+from topcup_bench.types import ClassCatalogue, Tomogram, empty_picks_table
 
 from .command_inputs import (
     check_writes,
@@ -119,6 +119,9 @@ class CommandPicker(Picker):
     install_hint: ClassVar[str] = "install the tool and put it on PATH (or give its path)"
     #: Placeholders a preset adds; it fills them in :meth:`extra_values`.
     extra_placeholders: ClassVar[tuple[str, ...]] = ()
+    #: A file (relative to ``{output}``) that a preset's tool writes even when it finds
+    #: nothing: when it exists and no output matches, the run has no picks (not an error).
+    no_picks_marker: ClassVar[str] = ""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> CommandPicker:
         if not issubclass(cls, TrainablePicker) and _wants_training(cls, args, kwargs):
@@ -204,9 +207,43 @@ class CommandPicker(Picker):
                 self._tool_version = run_version_command(argv)
         return self._tool_version
 
-    def extra_values(self) -> dict[str, str | list[str]]:
-        """Values of a preset's :attr:`extra_placeholders` (a list becomes several arguments)."""
+    def extra_values(
+        self, voxel_size: float, classes: ClassCatalogue
+    ) -> dict[str, str | list[str]]:
+        """Values of a preset's :attr:`extra_placeholders` (a list becomes several arguments).
+
+        Called once per run (and once for training) with the run's voxel size
+        (Å) and classes, so that a value may depend on them.
+        """
         return {}
+
+    def read_tool_outputs(
+        self,
+        found: list[tuple[Path, str | None]],
+        tomogram: Tomogram,
+        classes: ClassCatalogue,
+    ) -> pd.DataFrame:
+        """Read the output files the tool wrote (each with its class, or None) as picks.
+
+        Presets override this for native files the picks importers cannot
+        take whole (a DeepFinder object list with several class labels).
+
+        Raises
+        ------
+        InputError
+            An unreadable file (``pick`` reports it as a ``ToolError`` with the log).
+        ToolError
+            Picks outside the tomogram, a map of another shape.
+        """
+        return read_outputs(
+            found,
+            fmt=self._spec.format,
+            tomogram=tomogram,
+            classes=classes,
+            seg_method=self.seg_method,
+            seg_threshold=self.seg_threshold,
+            picker=self.display_name,
+        )
 
     # ---------------------------------------------------------------- the picker protocol
     def prepare(self, dataset: Dataset) -> None:
@@ -252,7 +289,7 @@ class CommandPicker(Picker):
         log_path.unlink(missing_ok=True)
         work = new_work_folder(f"{self.display_name}-{tomogram.run}")
         try:
-            values = self._values(tomogram.voxel_size_angstrom)
+            values = self._values(tomogram.voxel_size_angstrom, classes)
             values.update(
                 write_run_inputs(
                     work,
@@ -280,6 +317,9 @@ class CommandPicker(Picker):
                 run=tomogram.run,
                 classes=classes,
             )
+            if not found and self.no_picks_marker:
+                if (work.output / self.no_picks_marker).is_file():
+                    return empty_picks_table()
             if not found:
                 expected = spec.output or f"any {spec.format or 'picks'} file"
                 raise ToolError(
@@ -287,15 +327,7 @@ class CommandPicker(Picker):
                     f"{expected!r} in its output folder; log: {log_path}"
                 )
             try:
-                return read_outputs(
-                    found,
-                    fmt=spec.format,
-                    tomogram=tomogram,
-                    classes=classes,
-                    seg_method=self.seg_method,
-                    seg_threshold=self.seg_threshold,
-                    picker=self.display_name,
-                )
+                return self.read_tool_outputs(found, tomogram, classes)
             except InputError as error:
                 raise ToolError(
                     f"picker {self.display_name!r}: cannot read its output: {error}; "
@@ -329,7 +361,7 @@ class CommandPicker(Picker):
         work = new_work_folder(f"{self.display_name}-fit", output=model)
         voxel_size = float(dataset.voxel_size_angstrom)
         try:
-            values = self._values(voxel_size)
+            values = self._values(voxel_size, dataset.classes)
             values.update(
                 write_training_inputs(
                     work,
@@ -392,14 +424,14 @@ class CommandPicker(Picker):
             strict=strict,
         )
 
-    def _values(self, voxel_size: float) -> dict[str, str | list[str]]:
+    def _values(self, voxel_size: float, classes: ClassCatalogue) -> dict[str, str | list[str]]:
         values: dict[str, str | list[str]] = {
             "voxel_size": number_text(voxel_size),
             "python": (self._resolved or {}).get("{python}", self._python_path()),
             "threads": str(self.threads),
             "protein_dark": "true" if self.protein_dark else "false",
         }
-        values.update(self.extra_values())
+        values.update(self.extra_values(voxel_size, classes))
         return values
 
     def _run_steps(self, argvs: list[list[str]], cwd: Path, log_path: Path) -> None:
