@@ -21,7 +21,6 @@ trainable too (:func:`trainable_variant`).
 
 from __future__ import annotations
 
-import inspect
 import shutil
 import sys
 import time
@@ -47,6 +46,7 @@ from .command_inputs import (
 from .command_output import find_outputs, read_outputs
 from .command_spec import CommandSpec, check_settings, number_text
 from .command_template import fill_steps
+from .command_variants import rebuild, register_variant, trainable_variant, wants_training
 from .tool_process import ToolError, log_folder, run_tool
 from .tool_process import tool_version as run_version_command
 
@@ -124,7 +124,7 @@ class CommandPicker(Picker):
     no_picks_marker: ClassVar[str] = ""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> CommandPicker:
-        if not issubclass(cls, TrainablePicker) and _wants_training(cls, args, kwargs):
+        if not issubclass(cls, TrainablePicker) and wants_training(cls, args, kwargs):
             cls = trainable_variant(cls)
         return super().__new__(cls)
 
@@ -410,9 +410,8 @@ class CommandPicker(Picker):
         """Pickle through the plain class, so that generated trainable variants pickle too."""
         plain = type(self).__dict__.get("_plain_class", type(self))
         trainable = isinstance(self, TrainablePicker)
-        return (_rebuild, (plain, trainable), self.__dict__.copy())
+        return (rebuild, (plain, trainable), self.__dict__.copy())
 
-    # ---------------------------------------------------------------- helpers
     def _python_path(self) -> str:
         return self.python or sys.executable
 
@@ -494,42 +493,7 @@ class TrainableCommandPicker(CommandPicker, TrainablePicker):
     _plain_class: ClassVar[type] = CommandPicker
 
 
-_VARIANTS: dict[type, type] = {CommandPicker: TrainableCommandPicker}
-
-
-def trainable_variant(picker_class: type) -> type:
-    """The trainable twin of a :class:`CommandPicker` subclass (made once, then reused).
-
-    ``CommandPicker(train_command=...)`` and presets with a ``default_train_command``
-    are created as their twin, so that the runner trains them; it pickles
-    through the plain class (:meth:`CommandPicker.__reduce_ex__`).
-    """
-    if issubclass(picker_class, TrainablePicker):
-        return picker_class
-    if picker_class not in _VARIANTS:
-        _VARIANTS[picker_class] = type(
-            f"Trainable{picker_class.__name__}",
-            (picker_class, TrainablePicker),
-            {
-                "__module__": picker_class.__module__,
-                "__doc__": picker_class.__doc__,
-                "_plain_class": picker_class,
-            },
-        )
-    return _VARIANTS[picker_class]
-
-
-def _rebuild(plain: type, trainable: bool) -> CommandPicker:
-    return object.__new__(trainable_variant(plain) if trainable else plain)
-
-
-def _wants_training(cls: type, args: tuple, kwargs: dict) -> bool:
-    try:
-        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
-    except TypeError:  # __init__ reports the bad call
-        return False
-    given = bound.arguments.get("train_command", "")
-    return bool(str(given or "").strip() or getattr(cls, "default_train_command", ""))
+register_variant(CommandPicker, TrainableCommandPicker)
 
 
 def _safe(name: str) -> str:
