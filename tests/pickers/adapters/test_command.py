@@ -89,9 +89,9 @@ def test_a_hand_made_blob_comes_back_in_angstrom_x_y_z():
 
 def test_the_log_path_is_deterministic_and_keyed_by_the_parameters(tmp_path):
     first, same, other = make_picker(), make_picker(), make_picker(label="tiny")
-    assert first._log_folder() == same._log_folder()
-    assert other._log_folder().parent.name == "tiny"
-    assert first._log_folder() != make_picker(threads=2)._log_folder()
+    assert first._log_path("fit").parent == same._log_path("fit").parent
+    assert other._log_path("fit").parent.parent.name == "tiny"
+    assert first._log_path("fit").parent != make_picker(threads=2)._log_path("fit").parent
 
 
 def test_work_folders_are_removed_unless_kept():

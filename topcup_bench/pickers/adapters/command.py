@@ -47,7 +47,7 @@ from .command_output import find_outputs, read_outputs
 from .command_spec import CommandSpec, check_settings, number_text
 from .command_template import fill_steps
 from .command_variants import rebuild, register_variant, trainable_variant, wants_training
-from .tool_process import ToolError, log_folder, run_tool
+from .tool_process import ToolError, run_log_path, run_tool
 from .tool_process import tool_version as run_version_command
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -285,7 +285,7 @@ class CommandPicker(Picker):
         spec.check_class_files(classes)
         if self.input == "copick" and self._copick_config is None:
             raise InputError(self._source, "input=copick: call prepare(dataset) before pick")
-        log_path = self._log_folder() / f"{_safe(tomogram.run)}.log"
+        log_path = self._log_path(tomogram.run)
         log_path.unlink(missing_ok=True)
         work = new_work_folder(f"{self.display_name}-{tomogram.run}")
         try:
@@ -356,7 +356,7 @@ class CommandPicker(Picker):
         model = self._model_folder()
         shutil.rmtree(model, ignore_errors=True)
         model.mkdir(parents=True)
-        log_path = self._log_folder() / "fit.log"
+        log_path = self._log_path("fit")
         log_path.unlink(missing_ok=True)
         work = new_work_folder(f"{self.display_name}-fit", output=model)
         voxel_size = float(dataset.voxel_size_angstrom)
@@ -401,9 +401,7 @@ class CommandPicker(Picker):
 
     def log_files(self, runs: Sequence[str]) -> dict[str, str]:
         """Existing logs: ``LOGS/<label>/<hash>/<run>.log`` (and ``fit`` → ``fit.log``)."""
-        folder = self._log_folder()
-        logs = {run: folder / f"{_safe(run)}.log" for run in runs}
-        logs["fit"] = folder / "fit.log"
+        logs = {run: self._log_path(run) for run in [*runs, "fit"]}
         return {run: str(path) for run, path in logs.items() if path.is_file()}
 
     def __reduce_ex__(self, protocol: Any) -> tuple:
@@ -469,8 +467,8 @@ class CommandPicker(Picker):
         else:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _log_folder(self) -> Path:
-        return log_folder(self.display_name) / digest_json(self.parameters())[:12]
+    def _log_path(self, name: str) -> Path:
+        return run_log_path(self.display_name, self.parameters(), name)
 
     def _model_folder(self) -> Path:
         return (
@@ -494,7 +492,3 @@ class TrainableCommandPicker(CommandPicker, TrainablePicker):
 
 
 register_variant(CommandPicker, TrainableCommandPicker)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "run"

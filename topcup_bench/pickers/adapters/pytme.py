@@ -221,9 +221,8 @@ class PytmePicker(Picker):
 
     def log_path(self, run: str) -> Path:
         """Log of ``run``: ``log_folder(label)/<parameters digest>/<run>.log``."""
-        folder = digest_json({"version": self.version, "parameters": self.parameters()})[:12]
-        safe = str(run).replace(os.sep, "_").replace("/", "_") or "_"
-        return tool_process.log_folder(self.display_name) / folder / f"{safe}.log"
+        parameters = {"version": self.version, "parameters": self.parameters()}
+        return tool_process.run_log_path(self.display_name, parameters, run)
 
     def log_files(self, runs: Sequence[str]) -> dict[str, str]:
         return {run: str(self.log_path(run)) for run in runs if self.log_path(run).is_file()}

@@ -26,6 +26,7 @@ __all__ = [
     "run_tool",
     "tool_version",
     "log_folder",
+    "run_log_path",
 ]
 
 #: Lines of a failed tool's log quoted in the error.
@@ -172,6 +173,21 @@ def tool_version(argv: Sequence[str], *, timeout_s: float = 60.0) -> str:
 def log_folder(label: str) -> Path:
     """Folder of a picker's tool logs: ``$TOPCUP_BENCH_CACHE/logs/LABEL``."""
     return cache_dir() / "logs" / label
+
+
+def run_log_path(label: str, parameters: object, name: str) -> Path:
+    """Log file ``name`` (a run, or ``fit``) of a picker: ``log_folder(label)/<digest>/<name>.log``.
+
+    ``<digest>`` is 12 hex digits of the canonical JSON of ``parameters``, so
+    that two parameter sets of one label keep their own logs; the path is a
+    function of its arguments only, so a parent process can name the log of a
+    run picked in a worker.  Characters other than letters, digits and ``-_.``
+    in ``name`` become ``_``.
+    """
+    from topcup_bench.identity import digest_json
+
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "run"
+    return log_folder(label) / digest_json(parameters)[:12] / f"{safe}.log"
 
 
 def _kill_group(process: subprocess.Popen) -> None:
