@@ -70,6 +70,9 @@ class ParticleClass:
     score_threshold : float or None
         Default confidence threshold of pickers for this class, if one is known
         (copick ``metadata.score_threshold``).
+    loss_weight : float or None
+        Weight of the class in a training loss (copick ``metadata.class_loss_weight``,
+        as the official TopCUP training reads it); None: the trainer's default.
     """
 
     name: str
@@ -77,6 +80,7 @@ class ParticleClass:
     weight: float = 1.0
     label: int = 0
     score_threshold: float | None = None
+    loss_weight: float | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -92,6 +96,14 @@ class ParticleClass:
             raise InputError(
                 f"particle class {self.name!r}",
                 f"weight must be a non-negative finite number, got {self.weight!r}",
+            )
+        if self.loss_weight is not None and not (
+            math.isfinite(self.loss_weight) and self.loss_weight >= 0
+        ):
+            raise InputError(
+                f"particle class {self.name!r}",
+                f"loss_weight must be a non-negative finite number or None, "
+                f"got {self.loss_weight!r}",
             )
 
 

@@ -21,7 +21,9 @@ def _cache(tmp_path_factory, monkeypatch):
 
 def test_train_writes_a_validated_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
-    status = main(["train", "--dataset", DATASET, "--out", str(out), *FAST])
+    status = main(
+        ["train", "--dataset", DATASET, "--out", str(out), *FAST, "--keep-training-state"]
+    )
     captured = capsys.readouterr()
     assert status == 0, captured.err
     summary = json.loads(captured.out)
@@ -31,10 +33,19 @@ def test_train_writes_a_validated_checkpoint(tmp_path, capsys):
     assert "validating on TS_001" in captured.err
     config = json.loads((out / "config.json").read_text())
     assert config["train_runs"] == ["TS_000"] and config["backbone"] == "resnet10"
+    assert (out / "last.pt").is_file() and not (out / "best.pt").exists()
     # a second run into the same folder is refused (exit 2), --resume continues the finished run
     assert main(["train", "--dataset", DATASET, "--out", str(out), *FAST]) == 2
     assert "--resume" in capsys.readouterr().err
     assert main(["train", "--dataset", DATASET, "--out", str(out), "--resume", *FAST]) == 0
+    capsys.readouterr()
+    # without --keep-training-state the resume point is gone: nothing left to resume
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.json", "log.csv", "metrics.json", "model.pt",
+    ]  # fmt: skip
+    assert main(["train", "--dataset", DATASET, "--out", str(out), "--resume", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "finished run" in err and "--keep-training-state" in err and str(out) in err
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,10 @@ import click
 
 from topcup_bench.errors import InputError
 
+#: Steps between resume points (train.DEFAULT_CHECKPOINT_EVERY; kept here so that
+#: ``--help`` does not import PyTorch).
+DEFAULT_CHECKPOINT_EVERY = 50
+
 __all__ = ["train_command"]
 
 _RECIPES = ("quick", "standard", "kaggle", "topcup", "full")
@@ -54,7 +58,8 @@ def _runs(text: str | None) -> list[str] | None:
     "out_dir",
     required=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder: config.json, log.csv, metrics.json, last.pt, best.pt, model.pt.",
+    help="Output folder: config.json, log.csv, metrics.json, model.pt (the validated "
+    "weights only) and, while training, last.pt (the resume point).",
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the recipe's epochs.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), help="Override the epoch length.")
@@ -85,7 +90,40 @@ def _runs(text: str | None) -> list[str] | None:
     show_default=True,
     help="Weights validated and kept as model.pt.",
 )
-@click.option("--resume", is_flag=True, help="Continue the run in --out from last.pt.")
+@click.option(
+    "--init-weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Start from this checkpoint (ours, a TopCUP .ckpt or a Kaggle .pth) instead of "
+    "random weights: encoder and decoder are copied, output channels are mapped by class "
+    "name; classes it lacks start fresh, classes the dataset lacks are dropped.",
+)
+@click.option(
+    "--trusted",
+    is_flag=True,
+    help="Allow --init-weights files that need full unpickling (official TopCUP .ckpt); "
+    "only for files from a trusted source.",
+)
+@click.option(
+    "--checkpoint-every",
+    type=click.IntRange(min=0),
+    default=DEFAULT_CHECKPOINT_EVERY,
+    show_default=True,
+    help="Save the resume point last.pt every N steps (and at every epoch end); "
+    "0: at epoch ends only.",
+)
+@click.option(
+    "--keep-training-state",
+    is_flag=True,
+    help="Keep last.pt (raw and EMA weights and optimiser state, about 4x model.pt) after "
+    "a successful end, to extend the run later with --resume; by default only model.pt, "
+    "config.json, log.csv and metrics.json stay.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the run in --out from its last.pt (an interrupted run, or a finished one "
+    "trained with --keep-training-state).",
+)
 @click.option(
     "--overwrite",
     is_flag=True,
@@ -94,13 +132,15 @@ def _runs(text: str | None) -> list[str] | None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train_command(dataset_spec, train_runs, val_runs, backbone, recipe, out_dir, epochs,
                   steps_per_epoch, batch_size, accumulate, lr, crop, amp, seed, device, workers,
-                  validate_weights, resume, overwrite, quiet) -> None:  # fmt: skip
+                  validate_weights, init_weights, trusted, checkpoint_every, keep_training_state,
+                  resume, overwrite, quiet) -> None:  # fmt: skip
     """Train a TopCUP network and keep the best validated checkpoint.
 
-    The checkpoint (OUT/model.pt) holds the weights (raw and EMA), the classes
-    in channel order, radii, per-class thresholds found on the validation runs,
-    voxel size, axis order, backbone, recipe, split and versions; use it with
-    the picker as ``topcup:weights=OUT/model.pt``.
+    The checkpoint (OUT/model.pt) holds the validated weights (EMA or raw), the
+    classes in channel order, radii, per-class thresholds found on the validation
+    runs, voxel size, axis order, backbone, recipe (with the per-class loss
+    weights, copick ``metadata.class_loss_weight``, and the initial weights),
+    split and versions; use it with the picker as ``topcup:weights=OUT/model.pt``.
     """
     try:
         from topcup_bench.pickers.topcup.run_folder import check_out_dir
@@ -111,6 +151,13 @@ def train_command(dataset_spec, train_runs, val_runs, backbone, recipe, out_dir,
     from topcup_bench.datasets.catalog import open_dataset
 
     check_out_dir(out_dir)  # a foreign --out is refused before any work
+    if resume and (out_dir / "model.pt").is_file() and not (out_dir / "last.pt").is_file():
+        raise InputError(
+            "--resume",
+            f"{out_dir} holds a finished run (model.pt) whose training state was not kept "
+            "(train with --keep-training-state to extend a run later); use --overwrite to "
+            "train it again",
+        )
 
     dataset = open_dataset(dataset_spec)
     train, val = _choose_runs(dataset, _runs(train_runs), _runs(val_runs))
@@ -123,11 +170,14 @@ def train_command(dataset_spec, train_runs, val_runs, backbone, recipe, out_dir,
         dataset, train, val_runs=val, backbone=backbone, recipe=recipe, seed=seed,
         device=device, out_dir=out_dir, resume=resume, overwrite=overwrite,
         validate_weights=validate_weights, workers=workers, progress=not quiet,
-        epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=batch_size,
-        accumulate=accumulate, lr=lr, crop=crop, amp=amp,
+        init_weights=init_weights, trusted=trusted, checkpoint_every=checkpoint_every,
+        keep_training_state=keep_training_state, epochs=epochs,
+        steps_per_epoch=steps_per_epoch, batch_size=batch_size, accumulate=accumulate, lr=lr,
+        crop=crop, amp=amp,
     )  # fmt: skip
     summary = {
         "checkpoint": str(result.checkpoint),
+        "init_weights": result.config.get("init_weights"),
         "steps": len(result.losses),
         "final_train_loss": result.history[-1]["train_loss"] if result.history else None,
         "best_epoch": result.best_epoch,

@@ -147,12 +147,15 @@ def catalogue_from_copick_config(config_path: str | os.PathLike[str]) -> ClassCa
         One class per pickable object with ``is_particle`` true and a radius
         (Å), in config order. ``weight`` is ``metadata.score_weight`` if set,
         else the competition weight of the same name, else 1.0;
-        ``score_threshold`` is ``metadata.score_threshold`` if set.
+        ``score_threshold`` is ``metadata.score_threshold`` and ``loss_weight``
+        ``metadata.class_loss_weight`` (the official TopCUP training's per-class
+        loss weight) if set.
 
     Raises
     ------
     CopickSourceError
-        Unreadable config, no particle with a radius, or a bad radius, weight or threshold.
+        Unreadable config, no particle with a radius, or a bad radius, weight,
+        threshold or loss weight.
     """
     source = os.fspath(config_path)
     root = open_copick_root(source)
@@ -233,6 +236,15 @@ def _particle_class(obj: Any, source: str) -> ParticleClass:
     threshold = metadata.get("score_threshold")
     if threshold is not None:
         threshold = _number(threshold, obj.name, "metadata.score_threshold", source)
+    loss_weight = metadata.get("class_loss_weight")
+    if loss_weight is not None:
+        loss_weight = _number(loss_weight, obj.name, "metadata.class_loss_weight", source)
+        if loss_weight < 0:
+            raise CopickSourceError(
+                source,
+                f"pickable object {obj.name!r}: metadata.class_loss_weight must be >= 0, "
+                f"found {loss_weight!r}",
+            )
     radius = _number(obj.radius, obj.name, "radius", source)
     if radius <= 0:
         raise CopickSourceError(
@@ -243,7 +255,7 @@ def _particle_class(obj: Any, source: str) -> ParticleClass:
             source,
             f"pickable object {obj.name!r}: metadata.score_weight must be >= 0, found {weight!r}",
         )
-    return ParticleClass(obj.name, radius, weight, int(obj.label or 0), threshold)
+    return ParticleClass(obj.name, radius, weight, int(obj.label or 0), threshold, loss_weight)
 
 
 def _number(value: object, name: str, field: str, source: str) -> float:

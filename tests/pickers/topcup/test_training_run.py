@@ -110,8 +110,9 @@ def test_run_with_validation_writes_checkpoints_logs_and_metrics(dataset, tmp_pa
         out_dir=tmp_path / "run", **TINY_RUN,
     )  # fmt: skip
     out = tmp_path / "run"
-    assert {p.name for p in out.iterdir()} >= {
-        "config.json", "log.csv", "metrics.json", "last.pt", "best.pt", "model.pt",
+    # each set of weights once: no best.pt copy, and the resume point is gone at the end
+    assert {p.name for p in out.iterdir()} == {
+        "config.json", "log.csv", "metrics.json", "model.pt",
     }  # fmt: skip
     rows = (out / "log.csv").read_text().splitlines()
     assert rows[0] == "step,epoch,loss,lr" and len(rows) == 5
@@ -127,12 +128,14 @@ def test_run_with_validation_writes_checkpoints_logs_and_metrics(dataset, tmp_pa
     loaded = load_checkpoint(out / "model.pt")
     meta = loaded.metadata
     assert meta["split"] == {"train": train_runs, "val": val_runs}
-    assert meta["validated_weights"] == "ema" and loaded.ema_model is not None
+    # model.pt holds only the validated (EMA) weights, as its plain state_dict
+    assert meta["validated_weights"] == "ema" and loaded.ema_model is None
     assert meta["thresholds"] == result.best.thresholds
     assert meta["validation_metric"]["score"] == result.best.score
     assert meta["validation_metric"]["epoch"] == result.best_epoch
     assert meta["voxel_size_angstrom"] == dataset.voxel_size_angstrom
-    assert loaded.inference_model is loaded.ema_model
+    assert meta["recipe"]["class_loss_weights"] == dict.fromkeys(dataset.classes.names, 256.0)
+    assert loaded.inference_model is loaded.model
     # a second run into the same folder must be asked for
     with pytest.raises(OutputExistsError, match="resume"):
         train_model(dataset, train_runs, epochs=1, steps_per_epoch=1, out_dir=out, **TINY_RUN)

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from topcup_bench.errors import InputError
 from topcup_bench.pickers.topcup.crops import CropBatch, CropSampler
@@ -149,8 +149,9 @@ def training_batches(
     items_per_epoch: int,
     batch_size: int,
     workers: int = 0,
+    first_batch: int = 0,
 ) -> Iterator[CropBatch]:
-    """The batches of one training epoch.
+    """The batches of one training epoch, optionally from batch ``first_batch`` on.
 
     Parameters
     ----------
@@ -167,14 +168,19 @@ def training_batches(
     workers : int
         DataLoader worker processes; 0 computes the items in this process. The
         batches do not depend on it.
+    first_batch : int
+        Batches of the epoch already consumed (a run resumed within an epoch):
+        they are skipped without being computed, and the batches that follow are
+        those of the full epoch (every item keeps its index and its seed).
 
     Yields
     ------
     CropBatch
-        ``items_per_epoch // batch_size`` batches: images (B·K, 1, S, S, S) and
-        masks (B·K, C, S, S, S), float32 NumPy arrays, ``K = sampler.crops_per_item``.
+        Batches ``first_batch`` to ``items_per_epoch // batch_size - 1``: images
+        (B·K, 1, S, S, S) and masks (B·K, C, S, S, S), float32 NumPy arrays,
+        ``K = sampler.crops_per_item``.
     """
-    _check_nonnegative(seed=seed, epoch=epoch, workers=workers)
+    _check_nonnegative(seed=seed, epoch=epoch, workers=workers, first_batch=first_batch)
     if batch_size < 1 or items_per_epoch < batch_size:
         raise InputError(
             "loader",
@@ -182,14 +188,23 @@ def training_batches(
             f"got {batch_size} and {items_per_epoch}",
         )
     n_batches = int(items_per_epoch) // int(batch_size)
+    first = int(first_batch)
+    if first > n_batches:
+        raise InputError(
+            "loader", f"first_batch {first} is past the epoch's last batch ({n_batches} batches)"
+        )
     order = epoch_order(len(sampler.runs), int(items_per_epoch), seed, epoch)
     dataset = EpochItems(sampler, order, seed, epoch)
     if workers == 0:
-        for b in range(n_batches):
+        for b in range(first, n_batches):
             yield collate_items([dataset[i] for i in range(b * batch_size, (b + 1) * batch_size)])
         return
+    if first == n_batches:
+        return
+    # a Subset keeps every item's own index (and so its seed): only the start moves
+    items = dataset if first == 0 else Subset(dataset, range(first * batch_size, len(dataset)))
     loader = DataLoader(
-        dataset,
+        items,
         batch_size=int(batch_size),
         shuffle=False,
         num_workers=int(workers),

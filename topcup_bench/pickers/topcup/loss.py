@@ -25,6 +25,8 @@ __all__ = [
     "KAGGLE_LEVEL_WEIGHTS",
     "KAGGLE_DS_LEVEL_WEIGHTS",
     "class_weights",
+    "catalogue_class_weights",
+    "weights_tensor",
     "dense_cross_entropy",
     "multilevel_loss",
 ]
@@ -58,6 +60,56 @@ def class_weights(n_classes: int, particle_weight: float = 256.0) -> torch.Tenso
     [64.0, 64.0, 1.0]
     """
     return torch.tensor([float(particle_weight)] * int(n_classes) + [1.0], dtype=torch.float32)
+
+
+def catalogue_class_weights(classes, particle_weight: float = 256.0) -> dict[str, float]:
+    """Loss weight of every class of a catalogue, in channel order.
+
+    A class's ``loss_weight`` (copick ``metadata.class_loss_weight``) where set,
+    else ``particle_weight``; the background weight (1) is not included.
+
+    Parameters
+    ----------
+    classes : iterable of topcup_bench.types.ParticleClass
+        In channel order (e.g. a :class:`~topcup_bench.types.ClassCatalogue`).
+    particle_weight : float
+        Weight of classes without their own ``loss_weight``.
+
+    Returns
+    -------
+    dict of str to float
+        Class name → weight, in channel order.
+
+    Examples
+    --------
+    >>> from topcup_bench.types import ParticleClass
+    >>> catalogue_class_weights(
+    ...     [ParticleClass("a", 10.0), ParticleClass("b", 20.0, loss_weight=4.0)], 64.0)
+    {'a': 64.0, 'b': 4.0}
+    """
+    return {
+        c.name: float(particle_weight if c.loss_weight is None else c.loss_weight) for c in classes
+    }
+
+
+def weights_tensor(weights: Sequence[float]) -> torch.Tensor:
+    """Class weights in channel order with the background's 1 appended.
+
+    Parameters
+    ----------
+    weights : sequence of float
+        One weight per particle class, channel order.
+
+    Returns
+    -------
+    torch.Tensor of float32, shape (len(weights) + 1,)
+
+    Examples
+    --------
+    >>> weights_tensor([64.0, 4.0]).tolist()
+    [64.0, 4.0, 1.0]
+    """
+    return torch.tensor([float(w) for w in weights] + [1.0], dtype=torch.float32)
 
 
 def dense_cross_entropy(
