@@ -17,10 +17,18 @@ Official files (loaded with :func:`load_official_checkpoint`):
   needs ``weights_only=False``: pass ``trusted=True`` only for files you trust.
 * Original Kaggle ``.pth``: ``ckpt["model"]`` with prefix ``backbone.``; no
   metadata, classes in alphabetical competition order.
+
+In every layout the wrapper prefixes of multi-GPU training (``module.``) and of
+``torch.compile`` (``_orig_mod.``) are removed wherever they sit before the bare
+key name (:func:`~topcup_bench.pickers.topcup.state_dicts.strip_prefix`).
+Ensembles are named as the official CLI names them: files, folders (every
+checkpoint in it) and glob patterns (:func:`resolve_checkpoint_paths`).
 """
 
 from __future__ import annotations
 
+import glob
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,10 +54,15 @@ __all__ = [
     "load_checkpoint",
     "load_official_checkpoint",
     "load_any_checkpoint",
+    "resolve_checkpoint_paths",
+    "CHECKPOINT_SUFFIXES",
 ]
 
 CHECKPOINT_FORMAT = "topcup-bench-checkpoint"
 FORMAT_VERSION = 1
+#: File name endings taken from a folder named in an ensemble (``weights=DIR``).
+CHECKPOINT_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".ckpt")
+_GLOB_CHARACTERS = frozenset("*?[")
 #: Channel order of the original Kaggle models (alphabetical, background last).
 KAGGLE_CLASSES: tuple[str, ...] = (
     "apo-ferritin",
@@ -212,10 +225,15 @@ def _from_payload(payload: Any, source: str, device) -> LoadedCheckpoint:
             "or Kaggle .pth files)",
         )
     metadata = payload["metadata"]
-    model = model_from_state_dict(payload["state_dict"], metadata, source, device)
+    weights = strip_prefix(payload["state_dict"], "", source)
+    model = model_from_state_dict(weights, metadata, source, device)
     ema = payload.get("ema_state_dict")
     ema_model = (
-        None if ema is None else model_from_state_dict(ema, metadata, source + " (EMA)", device)
+        None
+        if ema is None
+        else model_from_state_dict(
+            strip_prefix(ema, "", source + " (EMA)"), metadata, source + " (EMA)", device
+        )
     )
     return LoadedCheckpoint(model, metadata, ema_model)
 
@@ -249,13 +267,19 @@ def load_official_checkpoint(
     Returns
     -------
     LoadedCheckpoint
-        ``metadata["source_format"]`` is ``"topcup-ckpt"`` or ``"kaggle-pth"``.
+        ``metadata["source_format"]`` is ``"topcup-ckpt"`` or ``"kaggle-pth"``. From a
+        TopCUP file's ``hyper_parameters``: ``particle_radius``, ``particle_weights``,
+        ``class_loss_weights`` and ``score_thresholds`` as stored (class name → number),
+        and ``thresholds``: the ``score_thresholds`` above 0 (the official code treats
+        a threshold ≤ 0 as "search for the best one"), the operating point the
+        ``topcup`` picker uses first.
 
     Raises
     ------
     InputError
-        Unknown layout, a file that needs ``trusted=True``, or weights that do not
-        fit (the message names the file, the key and both shapes).
+        Unknown layout, a file that needs ``trusted=True``, weights that do not fit
+        (the message names the file, the key and both shapes), or a non-numeric value
+        in one of the per-class hyper-parameters above.
     """
     source = str(path)
     try:
@@ -291,10 +315,98 @@ def load_official_checkpoint(
         "source_format": fmt,
         "axis_order": "xyz",
     }
-    for key in ("particle_radius", "score_thresholds", "particle_weights"):
-        if key in hyper:
-            metadata[key] = {str(k): float(v) for k, v in dict(hyper[key]).items()}
+    for key in ("particle_radius", "score_thresholds", "particle_weights", "class_loss_weights"):
+        if hyper.get(key) is not None:
+            metadata[key] = _class_numbers(hyper[key], key, source)
+    metadata["thresholds"] = {
+        name: value
+        for name, value in metadata.get("score_thresholds", {}).items()
+        if name in names and value > 0
+    }
+    metadata["threshold_comparison"] = ">"
     return LoadedCheckpoint(model_from_state_dict(stripped, metadata, source, device), metadata)
+
+
+def _class_numbers(values: Any, field: str, source: str) -> dict[str, float]:
+    """``hyper_parameters[field]`` as {class name: finite float}; ``None`` values are left out."""
+    if not isinstance(values, Mapping):
+        raise InputError(
+            source,
+            f"hyper_parameters[{field!r}] must map class names to numbers, "
+            f"found {type(values).__name__}",
+        )
+    out = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if not math.isfinite(number):
+            raise InputError(
+                source, f"hyper_parameters[{field!r}][{name!r}] must be a number, found {value!r}"
+            )
+        out[str(name)] = number
+    return out
+
+
+def resolve_checkpoint_paths(spec: str | Sequence[str]) -> list[Path]:
+    """The checkpoint files named by ``spec``: files, folders and glob patterns, in order.
+
+    Parameters
+    ----------
+    spec : str or sequence of str
+        A comma-separated list (or a list) of items; each is
+
+        * an existing file: taken as it is;
+        * an existing folder: every file in it ending in ``.pt``, ``.pth`` or
+          ``.ckpt`` (not recursive), sorted by name;
+        * a glob pattern (``*``, ``?``, ``[``): the matching files, sorted;
+        * anything else: taken as a file name (a missing file is reported when
+          it is loaded, :func:`load_any_checkpoint`).
+
+    Returns
+    -------
+    list of pathlib.Path
+        Empty for an empty ``spec``.
+
+    Raises
+    ------
+    InputError
+        A folder without checkpoints, or a pattern that matches no file (the
+        message names the item).
+
+    Examples
+    --------
+    >>> resolve_checkpoint_paths("a.pt, b.ckpt")
+    [PosixPath('a.pt'), PosixPath('b.ckpt')]
+    """
+    items = spec.split(",") if isinstance(spec, str) else [str(item) for item in spec]
+    paths: list[Path] = []
+    for item in (text.strip() for text in items):
+        if not item:
+            continue
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(
+                (p for p in path.iterdir() if p.suffix.lower() in CHECKPOINT_SUFFIXES),
+                key=lambda p: p.name,
+            )
+            found = [p for p in found if p.is_file()]
+            if not found:
+                raise InputError(
+                    item, f"folder holds no checkpoint file ({', '.join(CHECKPOINT_SUFFIXES)})"
+                )
+            paths.extend(found)
+        elif not path.exists() and _GLOB_CHARACTERS & set(item):
+            matches = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
+            if not matches:
+                raise InputError(item, "no checkpoint file matches this pattern")
+            paths.extend(matches)
+        else:
+            paths.append(path)
+    return paths
 
 
 def load_any_checkpoint(
@@ -303,11 +415,13 @@ def load_any_checkpoint(
     backbone: str = "resnet34",
     trusted: bool = False,
     device: str | torch.device = "cpu",
+    model_kwargs: Mapping[str, Any] | None = None,
 ) -> LoadedCheckpoint:
     """Load one of our checkpoints, or else an official TopCUP / Kaggle file.
 
-    Our format is recognised by its ``format`` key; anything else goes to
-    :func:`load_official_checkpoint` with ``backbone`` and ``trusted``.
+    Our format is recognised by its ``format`` key (it records its architecture);
+    anything else goes to :func:`load_official_checkpoint` with ``backbone``,
+    ``model_kwargs`` (official files do not record them) and ``trusted``.
 
     Raises
     ------
@@ -322,4 +436,6 @@ def load_any_checkpoint(
         payload = None  # not loadable safely: an official file (or not a checkpoint at all)
     if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
         return _from_payload(payload, str(path), device)
-    return load_official_checkpoint(path, backbone=backbone, trusted=trusted, device=device)
+    return load_official_checkpoint(
+        path, backbone=backbone, model_kwargs=model_kwargs, trusted=trusted, device=device
+    )

@@ -4,8 +4,10 @@ Two ways to get an ensemble:
 
 * ``weights=PATH[,PATH...]``: checkpoints of our format (``topcup-bench train``),
   official TopCUP Lightning ``.ckpt`` or original Kaggle ``.pth`` files
-  (``trusted=true`` for files that need ``weights_only=False``). ``fit`` then
-  trains nothing.
+  (``trusted=true`` for files that need ``weights_only=False``); each item may
+  also be a folder (every ``*.pt``, ``*.pth``, ``*.ckpt`` in it, sorted by name)
+  or a glob pattern (sorted), as the official CLI accepts. ``fit`` then trains
+  nothing.
 * trained by ``fit`` on the dataset's training runs: ``members`` networks on
   nested subsets of the runs (the published ensemble used 6, 12 and 24
   tomograms), member ``i`` seeded ``seed + i``, with the ``budget`` recipe
@@ -13,13 +15,19 @@ Two ways to get an ensemble:
   recipe, for a GPU). Trained members are cached under
   ``<cache>/topcup/<key>/`` where the key hashes the dataset identity, the runs,
   the recipe, the backbone and the seed, so a second run does not retrain; an
-  interrupted member resumes from its last epoch.
+  interrupted member resumes from its last step checkpoint. ``init_weights=PATH``
+  starts every member from a checkpoint (fine-tuning), ``pretrain=SPEC`` from one
+  network trained first on another dataset (:mod:`.pretraining`); classes are mapped
+  by name (:mod:`.transfer`).
 
 Channels are mapped to classes by name from the checkpoint metadata (never by
 the order of classes in a config, topcup.md §12.6): a checkpoint class missing
 from the dataset's catalogue is an error. The picks' score is the ensemble
-probability at the peak; the picker's own thresholds are the checkpoints'
-validated thresholds (median over members) where recorded, else ``threshold``.
+probability at the peak. The picker's own operating point, per class, is the
+first of: the checkpoints' validated thresholds (median over the members that
+have one; an official file's ``score_thresholds`` above 0), the catalogue's
+``score_threshold`` (copick ``metadata.score_threshold``), the ``threshold``
+parameter (:meth:`TopCUPPicker.threshold_sources` says which one each class got).
 """
 
 from __future__ import annotations
@@ -92,6 +100,19 @@ class TopCUPPicker(TrainablePicker):
         Operating point of classes without a validated threshold.
     trusted : bool
         Allow ``weights_only=False`` loading (official TopCUP files; trusted files only).
+    dedupe_across_classes : bool
+        Keep one pick per voxel across classes, as the official final table does
+        (:mod:`~topcup_bench.pickers.topcup.dedupe`: the lowest channel's pick above
+        its class's threshold of this picker's operating point wins).
+    init_weights : str
+        Checkpoint every trained member starts from (fine-tuning; any file ``weights``
+        accepts; classes mapped by name, heads of new classes initialised afresh).
+    pretrain : str
+        Dataset specification to pretrain one network on first; the members then start
+        from it (:mod:`~topcup_bench.pickers.topcup.pretraining`). It must share no
+        tomogram with the benchmark dataset.
+    pretrain_steps : int
+        Steps of the pretraining run; 0 = one member's steps (``steps`` or the budget's).
     """
 
     name = "topcup"
@@ -120,6 +141,10 @@ class TopCUPPicker(TrainablePicker):
         min_score: float = 0.05,
         threshold: float = 0.2,
         trusted: bool = False,
+        dedupe_across_classes: bool = False,
+        init_weights: str = "",
+        pretrain: str = "",
+        pretrain_steps: int = 0,
     ) -> None:
         if budget not in BUDGETS:
             raise InputError(
@@ -145,15 +170,46 @@ class TopCUPPicker(TrainablePicker):
         self.min_score = check_number("topcup", "min_score", min_score, low=0.0)
         self.threshold = check_number("topcup", "threshold", threshold, low=0.0)
         self.trusted = check_boolean("topcup", "trusted", trusted)
+        self.dedupe_across_classes = check_boolean(
+            "topcup", "dedupe_across_classes", dedupe_across_classes
+        )
+        self.init_weights = str(init_weights).strip()
+        self.pretrain = str(pretrain).strip()
+        self.pretrain_steps = check_integer("topcup", "pretrain_steps", pretrain_steps, 0)
+        if self.init_weights and self.pretrain:
+            raise InputError(
+                "topcup",
+                "give init_weights (start every member from a checkpoint) or pretrain (train "
+                "that start on another dataset first), not both",
+            )
+        if self.weights and (self.init_weights or self.pretrain):
+            raise InputError(
+                "topcup",
+                "weights=... loads finished networks and trains nothing; init_weights and "
+                "pretrain are starting points of training, so they cannot be combined with it",
+            )
+        if self.init_weights and not Path(self.init_weights).is_file():
+            raise InputError(self.init_weights, "init_weights: checkpoint file not found")
         self.trained_on: tuple[str, ...] = ()
         self._models: list[Any] = []
         self._metadata: list[dict[str, Any]] = []
 
     def input_digest(self, dataset, run: str) -> str:
-        """The run's tomogram digest, plus the content of the ``weights`` files when given."""
-        from topcup_bench.identity import digest_file, digest_json
+        """The run's tomogram digest, plus the content of the ``weights`` files when given.
 
-        paths = [Path(p.strip()) for p in self.weights.split(",") if p.strip()]
+        Folders and patterns are resolved first, so the digest lists the content
+        of every file they name, in order (a file added to a folder changes it;
+        a folder and the explicit sorted list of its files give the same digest).
+
+        Raises
+        ------
+        InputError
+            A ``weights`` folder without checkpoints, or a pattern without a match.
+        """
+        from topcup_bench.identity import digest_file, digest_json
+        from topcup_bench.pickers.topcup.checkpoint import resolve_checkpoint_paths
+
+        paths = resolve_checkpoint_paths(self.weights)
         return digest_json(
             {
                 "tomogram": dataset.run_digest(run),
@@ -178,11 +234,17 @@ class TopCUPPicker(TrainablePicker):
         self._check_classes(dataset.classes, f"dataset {dataset.name!r}")
 
     def _load_weights(self) -> None:
-        from topcup_bench.pickers.topcup.checkpoint import load_any_checkpoint
+        from topcup_bench.pickers.topcup.checkpoint import (
+            load_any_checkpoint,
+            resolve_checkpoint_paths,
+        )
 
-        paths = [p.strip() for p in self.weights.split(",") if p.strip()]
+        paths = resolve_checkpoint_paths(self.weights)
         loaded = [
-            load_any_checkpoint(p, backbone=self.backbone, trusted=self.trusted) for p in paths
+            load_any_checkpoint(
+                p, backbone=self.backbone, trusted=self.trusted, model_kwargs=self._model_kwargs()
+            )
+            for p in paths
         ]
         self._models = [c.inference_model for c in loaded]
         self._metadata = [c.metadata for c in loaded]
@@ -198,15 +260,23 @@ class TopCUPPicker(TrainablePicker):
         if not runs:
             raise InputError("topcup", "fit needs at least one training run (or weights=PATH)")
         folder = self.cache_folder(dataset, runs)
+        device = None if self.device == "auto" else self.device
+        start = self.init_weights or None
+        if self.pretrain:
+            start = str(self._pretrained_start(dataset, folder, device))
         self._models, self._metadata = [], []
-        for index, subset in enumerate(nested_subsets(runs, self.members)):
+        subsets = nested_subsets(runs, self.members)
+        for index, subset in enumerate(subsets):
             final = folder / f"member{index}.pt"
             if not final.is_file():
                 result = train_model(
                     dataset, subset, backbone=self.backbone, recipe=BUDGETS[self.budget],
-                    seed=self.seed + index, device=None if self.device == "auto" else self.device,
+                    seed=self.seed + index, device=device,
                     out_dir=folder / f"member{index}", resume=True, keep_training_state=False,
                     model_kwargs=self._model_kwargs(), steps=self.steps or None, progress=None,
+                    init_weights=start, trusted=self.trusted,
+                    progress_label=f"topcup member {index + 1}/{len(subsets)} "
+                    f"({len(subset)} runs)",
                 )  # fmt: skip
                 save_checkpoint(
                     final, result.inference_model, classes=dataset.classes.names,
@@ -221,6 +291,33 @@ class TopCUPPicker(TrainablePicker):
             self._models.append(loaded.model)
             self._metadata.append(loaded.metadata)
         self.trained_on = tuple(runs)
+
+    def _pretrained_start(self, dataset, folder: Path, device) -> Path:
+        from topcup_bench.pickers.topcup.pretraining import PretrainPlan, pretrained_start
+
+        plan = PretrainPlan(self.pretrain, self._pretrain_steps(), self.seed + self.members)
+        return pretrained_start(
+            plan, dataset, folder, backbone=self.backbone, recipe=BUDGETS[self.budget],
+            model_kwargs=self._model_kwargs(), device=device,
+            progress_label=f"topcup pretraining ({plan.steps} steps)",
+        )  # fmt: skip
+
+    def _pretrain_steps(self) -> int:
+        """``pretrain_steps``, or one member's steps of the budget when 0."""
+        from topcup_bench.pickers.topcup.recipes import RECIPES
+
+        if self.pretrain_steps:
+            return self.pretrain_steps
+        if self.steps:
+            return self.steps
+        recipe = RECIPES[BUDGETS[self.budget]]
+        if recipe["steps_per_epoch"] is None:
+            raise InputError(
+                "topcup",
+                f"budget {self.budget!r} sets its epoch length by the number of runs: give "
+                "pretrain_steps explicitly",
+            )
+        return int(recipe["epochs"]) * int(recipe["steps_per_epoch"])
 
     def _model_kwargs(self) -> dict[str, Any]:
         channels = parse_int_list(self.decoder_channels, "decoder_channels")
@@ -243,6 +340,20 @@ class TopCUPPicker(TrainablePicker):
             "classes": list(dataset.classes.names),
             "version": self.version,
         }
+        if self.init_weights:  # only when used: caches of plain training keep their keys
+            from topcup_bench.identity import digest_file
+
+            identity["init_weights"] = digest_file(Path(self.init_weights))
+        if self.pretrain:
+            from topcup_bench.pickers.topcup.pretraining import open_pretraining_dataset
+
+            pretraining = open_pretraining_dataset(self.pretrain, dataset)
+            identity["pretrain"] = {
+                "dataset": pretraining.identity(),
+                "runs": list(pretraining.runs),
+                "steps": self._pretrain_steps(),
+                "seed": self.seed + self.members,
+            }
         text = json.dumps(identity, sort_keys=True, default=str)
         key = hashlib.sha256(text.encode()).hexdigest()[:16]
         folder = cache_dir() / "topcup" / f"{self.budget}-{key}"
@@ -271,21 +382,53 @@ class TopCUPPicker(TrainablePicker):
 
     # ------------------------------------------------------------------ picking
     def thresholds(self, classes: ClassCatalogue) -> dict[str, float]:
-        """Median validated threshold over members where recorded, else ``threshold``.
+        """The operating point per class: checkpoint, else catalogue, else ``threshold``.
 
-        With ``weights`` the checkpoints are read here if ``fit`` has not run (a
-        cached run still reports the checkpoints' operating point).
+        In order: the median over members of the checkpoints' validated thresholds
+        (``metadata["thresholds"]``; for an official TopCUP file its
+        ``score_thresholds`` above 0), the class's ``score_threshold`` in
+        ``classes`` (copick ``metadata.score_threshold``), the ``threshold``
+        parameter. With ``weights`` the checkpoints are read here if ``fit`` has
+        not run (a cached run still reports the checkpoints' operating point).
+
+        Parameters
+        ----------
+        classes : ClassCatalogue
+
+        Returns
+        -------
+        dict of str to float
+            Class name → threshold (keep ``score >``).
         """
+        return {name: value for name, (value, _) in self._operating_point(classes).items()}
+
+    def threshold_sources(self, classes: ClassCatalogue) -> dict[str, str]:
+        """Where each class's threshold of :meth:`thresholds` comes from.
+
+        Returns
+        -------
+        dict of str to str
+            Class name → ``"checkpoint"``, ``"copick"`` (the catalogue's
+            ``score_threshold``) or ``"parameter"`` (``threshold``).
+        """
+        return {name: source for name, (_, source) in self._operating_point(classes).items()}
+
+    def _operating_point(self, classes: ClassCatalogue) -> dict[str, tuple[float, str]]:
         if self.weights and not self._metadata:
             self._load_weights()
-        out = {}
+        out: dict[str, tuple[float, str]] = {}
         for c in classes:
             values = [
                 float(m["thresholds"][c.name])
                 for m in self._metadata
                 if c.name in (m.get("thresholds") or {})
             ]
-            out[c.name] = statistics.median(values) if values else self.threshold
+            if values:
+                out[c.name] = (float(statistics.median(values)), "checkpoint")
+            elif c.score_threshold is not None:
+                out[c.name] = (float(c.score_threshold), "copick")
+            else:
+                out[c.name] = (self.threshold, "parameter")
         return out
 
     def pick(self, tomogram: Tomogram, classes: ClassCatalogue) -> pd.DataFrame:
@@ -312,6 +455,10 @@ class TopCUPPicker(TrainablePicker):
             probabilities, names, radii, tomogram.voxel_size_angstrom,
             dict.fromkeys(names, self.min_score), run=tomogram.run, device=device,
         )  # fmt: skip
+        if self.dedupe_across_classes:
+            from topcup_bench.pickers.topcup.dedupe import drop_cross_class_duplicates
+
+            picks = drop_cross_class_duplicates(picks, names, self.thresholds(classes))
         return picks if len(picks) else empty_picks_table()
 
     def _check_voxel_size(self, tomogram: Tomogram) -> None:

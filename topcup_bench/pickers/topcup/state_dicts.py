@@ -17,7 +17,9 @@ __all__ = [
     "load_state_dict_checked",
     "model_from_state_dict",
     "strip_prefix",
+    "strip_wrappers",
     "torch_load",
+    "WRAPPER_PREFIXES",
 ]
 
 
@@ -103,15 +105,45 @@ def torch_load(path: str | os.PathLike[str], *, weights_only: bool) -> Any:
         raise InputError(str(path), f"cannot read checkpoint: {error}") from error
 
 
+#: Key prefixes added by wrappers around a network: ``torch.nn.DataParallel`` /
+#: ``DistributedDataParallel`` (``module.``) and ``torch.compile`` (``_orig_mod.``).
+WRAPPER_PREFIXES: tuple[str, ...] = ("module.", "_orig_mod.")
+
+
+def strip_wrappers(key: str) -> str:
+    """Remove every leading wrapper prefix (:data:`WRAPPER_PREFIXES`), in any order.
+
+    Examples
+    --------
+    >>> strip_wrappers("_orig_mod.module.encoder.conv1.weight")
+    'encoder.conv1.weight'
+    >>> strip_wrappers("decoder.module.x")  # only leading prefixes
+    'decoder.module.x'
+    """
+    while True:
+        for wrapper in WRAPPER_PREFIXES:
+            if key.startswith(wrapper):
+                key = key[len(wrapper) :]
+                break
+        else:
+            return key
+
+
 def strip_prefix(
     weights: Mapping[str, torch.Tensor], prefix: str, source: str
 ) -> dict[str, torch.Tensor]:
-    """Remove ``prefix`` (``"model."`` or ``"backbone."``) from every key.
+    """Remove ``prefix`` (``"model."``, ``"backbone."`` or ``""``) and wrapper prefixes.
+
+    Wrapper prefixes (``module.`` of multi-GPU training, ``_orig_mod.`` of
+    ``torch.compile``) are removed wherever they sit before the bare name: before
+    ``prefix``, after it, or both, in any order (``module.model._orig_mod.encoder.*``
+    → ``encoder.*``).
 
     Parameters
     ----------
     weights : mapping of str to torch.Tensor
     prefix : str
+        The layout's own prefix; ``""`` for our format (bare names).
     source : str
         File name for the error message.
 
@@ -123,11 +155,22 @@ def strip_prefix(
     Raises
     ------
     InputError
-        A key without the prefix.
+        A key without the prefix, or two keys that are the same name once stripped.
     """
-    out = {}
+    out: dict[str, torch.Tensor] = {}
+    origin: dict[str, str] = {}
     for key, value in weights.items():
-        if not key.startswith(prefix):
-            raise InputError(source, f"key {key!r} lacks the expected prefix {prefix!r}")
-        out[key[len(prefix) :]] = value
+        name = strip_wrappers(str(key))
+        if prefix:
+            if not name.startswith(prefix):
+                raise InputError(source, f"key {key!r} lacks the expected prefix {prefix!r}")
+            name = strip_wrappers(name[len(prefix) :])
+        if name in out:
+            raise InputError(
+                source,
+                f"keys {origin[name]!r} and {key!r} are the same weight {name!r} once the "
+                f"prefixes {[prefix, *WRAPPER_PREFIXES] if prefix else list(WRAPPER_PREFIXES)} "
+                "are removed",
+            )
+        out[name], origin[name] = value, str(key)
     return out
