@@ -2,11 +2,17 @@
 
 One 92 × 160 × 160 tomogram (the ``small-kaggle-like`` size), the full-size
 resnet34 TopCUP network (70.7 M parameters, random weights), 96³ windows with
-overlap 0.21 (2 × 2 × 1 windows after padding z to 96). ``predict_heatmaps`` is
-timed without and with flip TTA; ``PlainMonai`` times MONAI
-``sliding_window_inference`` alone on the same model's half-resolution logits
-(fp32, no TTA, no upsampling or softmax) to show our path's overhead.
-Skipped when PyTorch or MONAI is not installed.
+overlap 0.21 (2 × 2 × 1 windows after padding z to 96). ``TopcupPlainMonai`` is
+the baseline: MONAI ``sliding_window_inference`` alone on the network's
+half-resolution logits (every head computed, default layout, 2 windows per pass,
+fp32, no TTA, no upsampling or softmax). ``TopcupPredict`` times
+``predict_heatmaps`` (stride-2 head only, channels-last convolutions with batch
+norm folded, 4 windows per pass; z-scoring, upsampling and softmax included)
+without and with flip TTA, after one warm-up call (the folded weights are cached
+per network); ``TopcupPredictFirstCall`` includes building them;
+``TopcupPredictReference`` is the unoptimised path (``reference=True``).
+``precision="bf16"`` is skipped on CPUs without native bfloat16 convolutions
+(it is about 200 times slower there). Skipped when PyTorch or MONAI is not installed.
 """
 
 from __future__ import annotations
@@ -31,25 +37,70 @@ def _setup_model():
     return model, volume
 
 
+def _predict(model, volume, **kwargs):
+    from topcup_bench.pickers.topcup.infer import predict_heatmaps
+
+    return predict_heatmaps(model, volume, roi=96, overlap=0.21, device="cpu", **kwargs)
+
+
 class TopcupPredict:
     """``predict_heatmaps`` on one 92 × 160 × 160 tomogram, resnet34, roi 96, overlap 0.21."""
 
-    params = [False, True]
-    param_names = ["tta_flips"]
+    params = ([False, True], ["fp32", "bf16"])
+    param_names = ["tta_flips", "precision"]
     timeout = 600
     number = 1
     repeat = 3
     warmup_time = 0
 
-    def setup(self, tta_flips):
+    def setup(self, tta_flips, precision):
         self.model, self.volume = _setup_model()
+        if precision == "bf16":
+            import torch
 
-    def time_predict_heatmaps(self, tta_flips):
-        from topcup_bench.pickers.topcup.infer import predict_heatmaps
+            from topcup_bench.pickers.topcup.inference_model import native_bf16
 
-        predict_heatmaps(
-            self.model, self.volume, roi=96, overlap=0.21, tta_flips=tta_flips, device="cpu"
-        )
+            if not native_bf16(torch.device("cpu")):
+                raise NotImplementedError("this CPU has no native bfloat16 convolutions")
+        _predict(self.model, self.volume, tta_flips=False, precision=precision)  # warm-up
+
+    def time_predict_heatmaps(self, tta_flips, precision):
+        _predict(self.model, self.volume, tta_flips=tta_flips, precision=precision)
+
+
+class TopcupPredictFirstCall:
+    """The same, no TTA, fp32, including the folded channels-last weight copies."""
+
+    timeout = 600
+    number = 1
+    repeat = 3
+    warmup_time = 0
+
+    def setup(self):
+        self.model, self.volume = _setup_model()
+        _predict(self.model, self.volume, tta_flips=False)  # oneDNN warm-up
+
+    def time_predict_heatmaps_first_call(self):
+        from topcup_bench.pickers.topcup.inference_model import clear_inference_cache
+
+        clear_inference_cache()
+        _predict(self.model, self.volume, tta_flips=False)
+
+
+class TopcupPredictReference:
+    """``predict_heatmaps(..., reference=True)``: every head, default layout (no TTA, fp32)."""
+
+    timeout = 600
+    number = 1
+    repeat = 3
+    warmup_time = 0
+
+    def setup(self):
+        self.model, self.volume = _setup_model()
+        _predict(self.model, self.volume, tta_flips=False, reference=True)  # warm-up
+
+    def time_predict_heatmaps_reference(self):
+        _predict(self.model, self.volume, tta_flips=False, reference=True)
 
 
 class TopcupPlainMonai:
@@ -62,6 +113,7 @@ class TopcupPlainMonai:
 
     def setup(self):
         self.model, self.volume = _setup_model()
+        self.time_sliding_window_inference()  # warm-up
 
     def time_sliding_window_inference(self):
         import torch

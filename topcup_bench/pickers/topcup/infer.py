@@ -11,6 +11,16 @@ voxels at full resolution; picks are converted to Å through
 
 The device is a parameter (CUDA when available by default, never hard-coded);
 every element of a batch is predicted (§12.5, §12.7).
+
+Speed (docs/performance.md): a :class:`~topcup_bench.pickers.topcup.model.TopCUPNet`
+computes only its stride-2 head (the fifth decoder block and heads 0-2 are
+skipped; bit-identical); on the CPU its 3-D convolutions run channels-last with
+the eval batch norms folded in (:mod:`~topcup_bench.pickers.topcup.fast_convolutions`;
+the same arithmetic summed in another order: probabilities differ by ~1e-7), four
+windows per forward pass; the flipped view is stacked with the plain one so that
+both share the window batches. MONAI's ``sliding_window_inference`` still places
+and averages the windows. ``reference=True`` runs the unoptimised path (every
+head, default layout, one view at a time), the oracle of the tests.
 """
 
 from __future__ import annotations
@@ -26,11 +36,18 @@ from monai.inferers import sliding_window_inference
 
 from topcup_bench.datasets.units import voxel_peaks_to_picks
 from topcup_bench.errors import InputError, TopcupBenchWarning
+from topcup_bench.pickers.topcup.inference_model import check_precision, window_predictor
 from topcup_bench.pickers.topcup.model import SIZE_MULTIPLE
 from topcup_bench.pickers.topcup.targets import network_to_zyx, zyx_to_network
 from topcup_bench.types import empty_picks_table
 
+#: Default windows per forward pass on the CPU and on a GPU (``sw_batch_size=None``).
+CPU_WINDOW_BATCH = 4
+GPU_WINDOW_BATCH = 2
+
 __all__ = [
+    "CPU_WINDOW_BATCH",
+    "GPU_WINDOW_BATCH",
     "default_device",
     "predict_heatmaps",
     "extract_picks",
@@ -62,10 +79,6 @@ def default_device(device: str | torch.device | None = None) -> torch.device:
     return chosen
 
 
-def _half_resolution_logits(model: torch.nn.Module, window: torch.Tensor) -> torch.Tensor:
-    return model(window)[-1]
-
-
 @torch.inference_mode()
 def predict_heatmaps(
     models: torch.nn.Module | Sequence[torch.nn.Module],
@@ -75,8 +88,10 @@ def predict_heatmaps(
     overlap: float = 0.21,
     tta_flips: bool = True,
     device: str | torch.device | None = None,
-    sw_batch_size: int = 2,
+    sw_batch_size: int | None = None,
     normalize: bool = True,
+    precision: str = "fp32",
+    reference: bool = False,
 ) -> np.ndarray:
     """Per-class probability maps of one tomogram or a batch of equally sized tomograms.
 
@@ -95,10 +110,21 @@ def predict_heatmaps(
         Also predict the volume flipped along all three axes, flip back and average logits.
     device : str or torch.device, optional
         Default: CUDA when available, else CPU.
-    sw_batch_size : int
-        Windows per forward pass.
+    sw_batch_size : int, optional
+        Windows per forward pass (windows of the plain and the flipped view are
+        batched together). Default: 4 on the CPU (fewer, larger passes are faster
+        there; about 1 GB of activations for the resnet34 network at ``roi`` 96),
+        2 on a GPU.
     normalize : bool
         z-score each tomogram with its own mean and population standard deviation.
+    precision : {"fp32", "bf16"}
+        Arithmetic of the network: ``"bf16"`` autocasts the forward passes to
+        bfloat16 (opt-in; picks differ slightly from fp32, docs/performance.md;
+        slow on CPUs without native bfloat16, which get a warning). Logits are
+        averaged, upsampled and normalised in float32 either way.
+    reference : bool
+        Run the unoptimised path: ``model(windows)[-1]`` (every head), the default
+        memory layout, one view per sliding window (fp32 only).
 
     Returns
     -------
@@ -110,7 +136,13 @@ def predict_heatmaps(
     ------
     InputError
         No models, a bad volume shape, a window that is not a multiple of 32, a bad
-        overlap, or models with different class counts.
+        overlap, models with different class counts, an unknown ``precision``, or
+        ``reference=True`` with ``precision="bf16"``.
+
+    Warns
+    -----
+    TopcupBenchWarning
+        ``precision="bf16"`` on a CPU without native bfloat16 convolutions.
     """
     model_list = [models] if isinstance(models, torch.nn.Module) else list(models)
     if not model_list:
@@ -123,6 +155,9 @@ def predict_heatmaps(
         )
     if not 0 <= overlap < 1:
         raise InputError("predict_heatmaps", f"overlap must lie in [0, 1), got {overlap}")
+    check_precision(precision)
+    if reference and precision != "fp32":
+        raise InputError("predict_heatmaps", "reference=True runs in fp32 only")
     volume = torch.as_tensor(np.asarray(volume_zyx), dtype=torch.float32)
     batched = volume.ndim == 4
     if volume.ndim not in (3, 4) or min(volume.shape[-3:]) < 1:
@@ -130,6 +165,8 @@ def predict_heatmaps(
             "predict_heatmaps", f"expected a (Z, Y, X) or (B, Z, Y, X) volume, found {volume.shape}"
         )
     device = default_device(device)
+    if sw_batch_size is None:
+        sw_batch_size = CPU_WINDOW_BATCH if device.type == "cpu" else GPU_WINDOW_BATCH
     volume = volume.reshape(-1, 1, *volume.shape[-3:]).to(device)
     if normalize:
         mean = volume.mean(dim=(1, 2, 3, 4), keepdim=True)
@@ -140,22 +177,51 @@ def predict_heatmaps(
     odd = [s % 2 for s in shape]  # pad odd axes by one voxel: half resolution is then exact
     if any(odd):
         net_in = F.pad(net_in, (0, odd[2], 0, odd[1], 0, odd[0]))
-    views = [(net_in, False)] + ([(net_in.flip(2, 3, 4), True)] if tta_flips else [])
-    total, count = None, 0
-    for model in model_list:
-        model.to(device).eval()
-        for view, flipped in views:
-            logits = _window_logits(model, view, roi, overlap, sw_batch_size)
-            if flipped:
-                logits = logits.flip(2, 3, 4)
-            total = logits if total is None else total + logits
-            count += 1
+    if reference:
+        total, count = _reference_logits(
+            model_list, net_in, device, roi, overlap, tta_flips, sw_batch_size
+        )
+    else:
+        total, count = _fast_logits(
+            model_list, net_in, device, roi, overlap, tta_flips, sw_batch_size, precision
+        )
     probabilities = upsample_softmax(total / count)[..., : shape[0], : shape[1], : shape[2]]
     out = network_to_zyx(probabilities).contiguous().numpy()
     return out if batched else out[0]
 
 
-def _window_logits(model, view: torch.Tensor, roi: int, overlap: float, sw_batch_size: int):
+def _fast_logits(models, net_in, device, roi, overlap, tta_flips, sw_batch_size, precision):
+    """Sum over models and views of half-resolution logits, both views in one sliding window."""
+    n = net_in.shape[0]
+    views = torch.cat([net_in, net_in.flip(2, 3, 4)]) if tta_flips else net_in
+    total = None
+    for model in models:
+        model.to(device).eval()
+        predictor = window_predictor(model, device, precision=precision)
+        logits = _window_logits(predictor, views, roi, overlap, sw_batch_size)
+        plain = logits[:n]
+        total = plain if total is None else total + plain  # the reference's order of sums
+        if tta_flips:
+            total = total + logits[n:].flip(2, 3, 4)
+    return total, len(models) * (2 if tta_flips else 1)
+
+
+def _reference_logits(models, net_in, device, roi, overlap, tta_flips, sw_batch_size):
+    """Sum over models and views of half-resolution logits, the unoptimised way."""
+    views = [(net_in, False)] + ([(net_in.flip(2, 3, 4), True)] if tta_flips else [])
+    total, count = None, 0
+    for model in models:
+        model.to(device).eval()
+        for view, flipped in views:
+            logits = _window_logits(lambda w, m=model: m(w)[-1], view, roi, overlap, sw_batch_size)
+            if flipped:
+                logits = logits.flip(2, 3, 4)
+            total = logits if total is None else total + logits
+            count += 1
+    return total, count
+
+
+def _window_logits(predictor, view: torch.Tensor, roi: int, overlap: float, sw_batch_size: int):
     """Sliding-window half-resolution logits; on CUDA out-of-memory halve the window batch."""
     size = max(1, int(sw_batch_size))
     while True:
@@ -165,7 +231,7 @@ def _window_logits(model, view: torch.Tensor, roi: int, overlap: float, sw_batch
                     view,
                     roi_size=(roi, roi, roi),
                     sw_batch_size=size,
-                    predictor=lambda w: _half_resolution_logits(model, w),
+                    predictor=predictor,
                     overlap=overlap,
                     mode="constant",
                     padding_mode="constant",

@@ -93,14 +93,7 @@ class TopCUPNet(FlexibleUNet):
         InputError
             A spatial size that is not a multiple of 32 (the decoder concat would fail).
         """
-        shape = tuple(inputs.shape[2:])
-        if inputs.ndim != 5 or any(s % SIZE_MULTIPLE for s in shape):
-            raise InputError(
-                "TopCUP network input",
-                f"expected shape (B, 1, X, Y, Z) with X, Y, Z multiples of {SIZE_MULTIPLE}, "
-                f"found {tuple(inputs.shape)}; pad the volume or use a window size that is "
-                f"a multiple of {SIZE_MULTIPLE}",
-            )
+        _check_input(inputs)
         features = self.encoder(inputs)
         skips = features[:-1][::-1]
         x = features[1:][::-1][0]
@@ -110,6 +103,47 @@ class TopCUPNet(FlexibleUNet):
             if i < N_HEADS:
                 outputs.append(self.segmentation_heads[i](x))
         return outputs
+
+    def half_resolution_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits of the last head (stride 2) only: ``forward(inputs)[-1]`` without the rest.
+
+        Inference uses only this head. The fifth decoder block (full resolution,
+        about 40 % of a forward pass of the resnet34 network on a 96³ window) and
+        heads 0-2 are skipped; the operations that remain are those of
+        :meth:`forward`, in the same order, so the result is bit-identical.
+
+        Parameters
+        ----------
+        inputs : torch.Tensor, shape (B, 1, X, Y, Z)
+            As for :meth:`forward`.
+
+        Returns
+        -------
+        torch.Tensor, shape (B, n_classes + 1, X/2, Y/2, Z/2)
+
+        Raises
+        ------
+        InputError
+            A spatial size that is not a multiple of 32.
+        """
+        _check_input(inputs)
+        features = self.encoder(inputs)
+        skips = features[:-1][::-1]
+        x = features[1:][::-1][0]
+        for i in range(N_HEADS):
+            x = self.decoder.blocks[i](x, skips[i] if i < self.skip_connect else None)
+        return self.segmentation_heads[N_HEADS - 1](x)
+
+
+def _check_input(inputs: torch.Tensor) -> None:
+    shape = tuple(inputs.shape[2:])
+    if inputs.ndim != 5 or any(s % SIZE_MULTIPLE for s in shape):
+        raise InputError(
+            "TopCUP network input",
+            f"expected shape (B, 1, X, Y, Z) with X, Y, Z multiples of {SIZE_MULTIPLE}, "
+            f"found {tuple(inputs.shape)}; pad the volume or use a window size that is "
+            f"a multiple of {SIZE_MULTIPLE}",
+        )
 
 
 def build_model(backbone: str = "resnet34", n_classes: int = 6, **kwargs) -> TopCUPNet:
