@@ -12,7 +12,7 @@ without and with flip TTA, after one warm-up call (the folded weights are cached
 per network); ``TopcupPredictFirstCall`` includes building them;
 ``TopcupPredictReference`` is the unoptimised path (``reference=True``).
 ``precision="bf16"`` is skipped on CPUs without native bfloat16 convolutions
-(it is about 200 times slower there). Skipped when PyTorch or MONAI is not installed.
+(it is 50 to 500 times slower there). Skipped when PyTorch or MONAI is not installed.
 """
 
 from __future__ import annotations

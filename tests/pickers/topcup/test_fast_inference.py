@@ -12,10 +12,9 @@ from topcup_bench.errors import InputError, TopcupBenchWarning  # noqa: E402
 from topcup_bench.pickers.topcup import inference_model  # noqa: E402
 from topcup_bench.pickers.topcup.fast_convolutions import (  # noqa: E402
     FastConvolutions,
-    FoldEntry,
     channels_last_strides,
-    plan_folding,
 )
+from topcup_bench.pickers.topcup.fold_plan import FoldEntry, plan_folding  # noqa: E402
 from topcup_bench.pickers.topcup.infer import extract_picks, predict_heatmaps  # noqa: E402
 from topcup_bench.pickers.topcup.inference_model import (  # noqa: E402
     clear_inference_cache,
@@ -189,13 +188,38 @@ def test_window_predictor_paths_and_precision_checks(monkeypatch):
     with pytest.raises(InputError, match="precision"):
         window_predictor(net, CPU, precision="fp16")
     monkeypatch.setattr(inference_model, "native_bf16", lambda device: False)
-    with pytest.warns(TopcupBenchWarning, match="200x slower"):
+    with pytest.warns(TopcupBenchWarning, match="500 times slower"):
         predictor = window_predictor(net, CPU, precision="bf16")
     small = x[:1, :, :32, :32, :32]
     with torch.inference_mode():
         low, high = predictor(small), net(small)[-1]
     assert low.dtype == torch.float32
     assert 0 < (low - high).abs().max() < 0.05 * high.abs().max()  # bf16 rounding, not garbage
+
+
+class NotOnMeta(nn.Module):
+    """Reads a value in its forward pass, which a meta tensor cannot give."""
+
+    def __init__(self):
+        super().__init__()
+        self.n_classes = 1
+        self.conv = nn.Conv3d(1, 2, 3, padding=1)
+        self.norm = nn.BatchNorm3d(2)
+        self.eval()
+
+    def forward(self, x):
+        y = self.norm(self.conv(x))
+        return [nn.functional.avg_pool3d(y * (1.0 + 0.0 * float(x.sum())), 2)]
+
+
+def test_network_that_cannot_run_on_meta_gets_channels_last_without_folding():
+    net = NotOnMeta()
+    x = torch.randn(2, 1, 32, 32, 32, generator=torch.Generator().manual_seed(12))
+    with torch.inference_mode():
+        got = window_predictor(net, CPU, fast_convolutions=True)(x)
+        expected = net(x)[-1]
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    assert inference_model._MODES[net][1] == ()  # nothing folded
 
 
 def test_bf16_needs_fp32_reference_and_a_known_precision():

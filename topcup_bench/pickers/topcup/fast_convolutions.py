@@ -1,23 +1,27 @@
-"""Channels-last 3-D convolutions with eval batch norm folded in, without touching the network.
+"""Channels-last oneDNN 3-D convolutions with eval batch norm and ReLU folded in, network untouched.
 
-On the CPU, oneDNN convolves 3-D volumes fastest in the channels-last layout; in
-PyTorch's default layout every convolution reorders its input and output, and a
-weight in the default layout is copied to channels-last by every call. In eval
-mode a batch norm that directly follows a convolution is an affine map per
-channel, which can be folded into the convolution's weight and bias, saving one
-pass over every activation.
+On the CPU, oneDNN convolves 3-D volumes fastest in the channels-last layout, with
+weights reordered once to its own blocked layout ("prepacked") and the ReLU that
+follows applied inside the convolution. In PyTorch's default path every
+convolution reorders its input, output and weight, and a weight in the default
+layout is even copied to channels-last on every call with a channels-last input.
+In eval mode a batch norm that follows a convolution is an affine map per channel,
+which folds into the convolution's weight and bias.
 
-:class:`FastConvolutions` does both while a network runs, as a
-:class:`~torch.overrides.TorchFunctionMode`: it sees every ``conv3d`` and
-``batch_norm`` call, runs each convolution on a channels-last input with a
-channels-last (and, where folded, rescaled) copy of its weight, made once and kept
-while the object lives, and returns the input of a folded batch norm unchanged.
-The network's modules and tensors are not modified.
+:class:`FastConvolutions` does all this while a network runs, as a
+:class:`~torch.overrides.TorchFunctionMode`: it sees every ``conv3d``,
+``batch_norm`` and ``relu`` call of the pass, runs each convolution on a
+channels-last input with a folded, prepacked copy of its weight (made on first use
+and kept while the object lives), returns the input of a folded batch norm
+unchanged and skips a ReLU already applied. The network's modules and tensors are
+not modified. Which batch norms and ReLUs to fold comes from
+:func:`~topcup_bench.pickers.topcup.fold_plan.plan_folding`.
 
-Which batch norms to fold (:func:`plan_folding`) is learnt from one forward pass of
-a weightless twin of the network on the ``meta`` device (no arithmetic): a batch
-norm is folded when its input is the output of a convolution that nothing else
-reads, in eval mode with running statistics.
+Prepacking and the fused ReLU use ``torch.ops.mkldnn._reorder_convolution_weight``
+and ``torch.ops.mkldnn._convolution_pointwise``, the oneDNN operations that
+``torch.compile`` uses on the CPU; where they are missing, or under autocast, the
+convolutions run through ``torch.conv3d`` (channels-last, folded) and the ReLUs
+run as usual.
 
 The arithmetic is the network's; only the order of the sums differs, so outputs
 differ from the default path by rounding (about 1e-7 relative per layer).
@@ -25,9 +29,7 @@ differ from the default path by rounding (about 1e-7 relative per layer).
 
 from __future__ import annotations
 
-import copy
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -35,19 +37,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-__all__ = ["FastConvolutions", "FoldEntry", "plan_folding", "channels_last_strides"]
+from topcup_bench.pickers.topcup.fold_plan import FoldEntry
 
-
-class FoldEntry(NamedTuple):
-    """One batch norm folded into the convolution before it (tensor names in the network)."""
-
-    conv_weight: str
-    conv_bias: str | None
-    running_mean: str
-    running_var: str
-    weight: str | None
-    bias: str | None
-    eps: float
+__all__ = ["FastConvolutions", "channels_last_strides", "prepacking_available"]
 
 
 def channels_last_strides(tensor: torch.Tensor) -> torch.Tensor:
@@ -67,102 +59,81 @@ def channels_last_strides(tensor: torch.Tensor) -> torch.Tensor:
     return _empty_channels_last(tensor).copy_(tensor)
 
 
-def _strides(shape: Sequence[int]) -> tuple[int, ...]:
-    _, c, d, h, w = shape
-    return (c * d * h * w, 1, h * w * c, w * c, c)
-
-
-def _empty_channels_last(like: torch.Tensor) -> torch.Tensor:
-    return torch.empty_strided(
-        like.shape, _strides(like.shape), dtype=like.dtype, device=like.device
-    )
-
-
-def plan_folding(
-    module: nn.Module,
-    call: Callable[[nn.Module, torch.Tensor], object],
-    probe_shape: Sequence[int],
-) -> tuple[FoldEntry, ...]:
-    """The batch norms of ``module`` that can be folded, from a forward pass on ``meta``.
-
-    Parameters
-    ----------
-    module : nn.Module
-        The network, in the mode (eval) in which it will run.
-    call : callable
-        ``call(network, inputs)`` runs the forward pass to be accelerated, e.g.
-        ``lambda net, x: net.half_resolution_logits(x)``.
-    probe_shape : sequence of int
-        A valid input shape, e.g. (1, 1, 32, 32, 32); nothing of that size is allocated.
-
-    Returns
-    -------
-    tuple of FoldEntry
-        In the order of the forward pass.
-    """
-    twin = _meta_twin(module)
-    names = {id(t): n for n, t in twin.named_parameters(remove_duplicate=False)}
-    names |= {id(t): n for n, t in twin.named_buffers(remove_duplicate=False)}
-    recorder = _Recorder()
-    with torch.inference_mode(), recorder:
-        call(twin, torch.zeros(tuple(probe_shape), device="meta"))
-    plan = []
-    for out_id, (mean, var, weight, bias, eps) in recorder.norm_of.items():
-        conv_weight, conv_bias = recorder.conv_of[out_id]
-        single = (
-            recorder.reads[out_id] == 1
-            and recorder.weight_uses[id(conv_weight)] == 1
-            and recorder.norm_uses[id(mean)] == 1
+def prepacking_available() -> bool:
+    """Whether this PyTorch has oneDNN's prepacked, fused 3-D convolution operations."""
+    try:
+        ops = torch.ops.mkldnn
+        return (
+            torch.backends.mkldnn.is_available()
+            and hasattr(ops, "_convolution_pointwise")
+            and hasattr(ops, "_reorder_convolution_weight")
         )
-        tensors = (conv_weight, conv_bias, mean, var, weight, bias)
-        if single and all(t is None or id(t) in names for t in tensors):
-            plan.append(FoldEntry(*(None if t is None else names[id(t)] for t in tensors), eps))
-    return tuple(plan)
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class _Conv(NamedTuple):
+    """How one convolution weight runs: its source, its copy, bias, batch norm, fused ReLU."""
+
+    source: torch.Tensor
+    weight: torch.Tensor  # channels-last (folded) copy, or the prepacked oneDNN tensor
+    bias: torch.Tensor | None
+    norm_mean: torch.Tensor | None  # running_mean of the folded batch norm
+    relu: bool
+    packed: bool
 
 
 class FastConvolutions(TorchFunctionMode):
-    """A mode that runs 3-D convolutions channels-last with their eval batch norms folded in.
+    """A mode that runs 3-D convolutions channels-last with eval batch norms (and ReLUs) folded.
 
     Parameters
     ----------
     module : nn.Module
         The network whose tensors ``plan`` names.
     plan : sequence of FoldEntry
-        Batch norms to fold (:func:`plan_folding`); empty: channels-last only.
-    channels_last : bool
-        Give convolution inputs and weights channels-last strides.
+        Batch norms to fold (:func:`~topcup_bench.pickers.topcup.fold_plan.plan_folding`);
+        empty: channels-last only.
+    prepack : bool, optional
+        Prepack weights for oneDNN and fuse the planned ReLUs. Default: when
+        :func:`prepacking_available`. A prepacking mode refuses to run under
+        autocast (its fp32 weights are packed); make one with ``prepack=False``.
+
+    Notes
+    -----
+    One object may be entered many times, one pass at a time (it is not
+    thread-safe). Its weights are those of the network when a convolution first
+    ran: make a new one after changing the weights.
 
     Examples
     --------
+    >>> from topcup_bench.pickers.topcup.fold_plan import plan_folding
     >>> net = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 3), torch.nn.BatchNorm3d(4)).eval()
     >>> plan = plan_folding(net, lambda n, x: n(x), (1, 1, 8, 8, 8))
-    >>> [entry.running_mean for entry in plan]
-    ['1.running_mean']
     >>> x = torch.randn(1, 1, 8, 8, 8)
-    >>> with FastConvolutions(net, plan):
+    >>> with FastConvolutions(net, plan) as fast:
     ...     y = net(x)
-    >>> bool(torch.allclose(y, net(x), atol=1e-5))
-    True
+    >>> fast.n_folded, bool(torch.allclose(y, net(x), atol=1e-5))
+    (1, True)
     """
 
     def __init__(
-        self, module: nn.Module, plan: Sequence[FoldEntry] = (), *, channels_last: bool = True
+        self, module: nn.Module, plan: Sequence[FoldEntry] = (), *, prepack: bool | None = None
     ) -> None:
         super().__init__()
-        self.channels_last = channels_last
+        self.prepack = prepacking_available() if prepack is None else bool(prepack)
         tensors = dict(module.named_parameters(remove_duplicate=False))
         tensors |= dict(module.named_buffers(remove_duplicate=False))
-        self._weights: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # weight → its copy
-        # conv weight → (weight, folded weight, folded bias, running_mean of the folded BN)
-        self._folded: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self._convs: dict[int, _Conv] = {}  # id(conv weight) → how it runs
         self._norms: dict[int, torch.Tensor] = {}  # id(running_mean) → running_mean
-        self._pending: dict[int, int] = {}  # id(output of a folded conv) → id(its running_mean)
+        self._pending: dict[int, int] = {}  # id(folded conv output) → id(its running_mean)
+        self._relu_done: set[int] = set()  # ids of outputs whose ReLU was fused
         with torch.no_grad():
             for entry in plan:
                 found = [None if n is None else tensors[n] for n in entry[:6]]
-                conv_weight, mean = found[0], found[2]
-                new_weight, new_bias = _fold(*found, entry.eps, channels_last)
-                self._folded[id(conv_weight)] = (conv_weight, new_weight, new_bias, mean)
+                weight, bias = _fold(*found, entry.eps)
+                source, mean = found[0], found[2]
+                relu = entry.relu and self.prepack
+                self._convs[id(source)] = _Conv(source, weight, bias, mean, relu, False)
                 self._norms[id(mean)] = mean
 
     @property
@@ -173,41 +144,78 @@ class FastConvolutions(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func is torch.conv3d and len(args) >= 2 and not kwargs:
-            return self._conv3d(args)
-        if func is F.batch_norm and self._norms:
-            mean = args[1] if len(args) > 1 else kwargs.get("running_mean")
-            if mean is not None and self._norms.get(id(mean)) is mean:
-                return self._skip_norm(args[0] if args else kwargs["input"], mean)
+            return self._conv3d(*args)
+        if func is F.relu and args and id(args[0]) in self._relu_done:
+            self._relu_done.discard(id(args[0]))
+            return args[0]  # fused into its convolution
+        if func is F.batch_norm and len(args) > 1 and self._norms.get(id(args[1])) is args[1]:
+            return self._skip_norm(args[0], args[1])
         return func(*args, **kwargs)
 
-    def _conv3d(self, args: tuple) -> torch.Tensor:
-        x, weight, *rest = args
-        if self.channels_last:
-            x = channels_last_strides(x)
-        folded = self._folded.get(id(weight))
-        if folded is not None and folded[0] is weight:
-            out = torch.conv3d(x, folded[1], folded[2], *rest[1:])
-            self._pending[id(out)] = id(folded[3])
-            return out
-        if self.channels_last:
-            held = self._weights.get(id(weight))
-            if held is None or held[0] is not weight:
-                held = (weight, channels_last_strides(weight.detach()))
-                self._weights[id(weight)] = held
-            weight = held[1]
-        return torch.conv3d(x, weight, *rest)
+    def __exit__(self, exc_type, exc_value, traceback):
+        left = bool(self._pending or self._relu_done)
+        self._pending.clear()
+        self._relu_done.clear()
+        result = super().__exit__(exc_type, exc_value, traceback)
+        if left and exc_type is None:
+            raise RuntimeError(
+                "folding: a folded batch norm or fused ReLU never came; the network's control "
+                "flow differs from the plan's"
+            )
+        return result
+
+    def _conv3d(self, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        x = channels_last_strides(x)
+        conv = self._convs.get(id(weight))
+        if conv is None or conv.source is not weight:
+            conv = _Conv(weight, channels_last_strides(weight.detach()), bias, None, False, False)
+            self._convs[id(weight)] = conv
+        geometry = [_triple(v) for v in (padding, stride, dilation)]
+        if self.prepack and torch.is_autocast_enabled("cpu"):
+            raise RuntimeError("a prepacking FastConvolutions cannot run under autocast")
+        usable = self.prepack and x.device.type == "cpu" and x.dtype == torch.float32
+        if usable and None not in geometry and isinstance(groups, int):
+            if not conv.packed:
+                packed = torch.ops.mkldnn._reorder_convolution_weight(
+                    conv.weight, *geometry, groups, list(x.shape)
+                )
+                conv = conv._replace(weight=packed, packed=True)  # the dense copy is dropped
+                self._convs[id(weight)] = conv
+            attr = "relu" if conv.relu else "none"
+            out = torch.ops.mkldnn._convolution_pointwise(
+                x, conv.weight, conv.bias, *geometry, groups, attr, [], ""
+            )
+            if conv.relu:
+                self._relu_done.add(id(out))
+        else:
+            if conv.packed:
+                raise RuntimeError("a prepacked convolution met an input it cannot take")
+            out = torch.conv3d(x, conv.weight, conv.bias, stride, padding, dilation, groups)
+        if conv.norm_mean is not None:
+            self._pending[id(out)] = id(conv.norm_mean)
+        return out
 
     def _skip_norm(self, x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
         if self._pending.pop(id(x), None) != id(mean):
             raise RuntimeError(
-                "batch-norm folding: a folded batch norm received an input that is not the "
-                "output of its convolution; the network's control flow differs from the plan's"
+                "folding: a folded batch norm received an input that is not the output of its "
+                "convolution; the network's control flow differs from the plan's"
             )
         return x
 
 
-def _fold(conv_weight, conv_bias, mean, var, weight, bias, eps, channels_last):
-    """Weight and bias of ``batch_norm(conv3d(x, conv_weight, conv_bias))`` in eval mode."""
+def _triple(value) -> list[int] | None:
+    """``[v, v, v]`` for an int, the list for three ints, None otherwise (e.g. 'same')."""
+    if isinstance(value, int):
+        return [value] * 3
+    if isinstance(value, (tuple, list)) and len(value) == 3:
+        if all(isinstance(v, int) for v in value):
+            return list(value)
+    return None
+
+
+def _fold(conv_weight, conv_bias, mean, var, weight, bias, eps):
+    """Channels-last weight and bias of eval ``batch_norm(conv3d(x, conv_weight, conv_bias))``."""
     scale = torch.rsqrt(var.double() + eps)
     if weight is not None:
         scale = scale * weight.double()
@@ -216,75 +224,18 @@ def _fold(conv_weight, conv_bias, mean, var, weight, bias, eps, channels_last):
         shift = shift + bias.double()
     if conv_bias is not None:
         shift = shift + conv_bias.double() * scale
-    out = _empty_channels_last(conv_weight) if channels_last else torch.empty_like(conv_weight)
+    out = _empty_channels_last(conv_weight)
     view = (-1,) + (1,) * (conv_weight.ndim - 1)
-    torch.mul(conv_weight, scale.to(conv_weight.dtype).view(view), out=out)
+    torch.mul(conv_weight.detach(), scale.to(conv_weight.dtype).view(view), out=out)
     return out, shift.to(conv_weight.dtype)
 
 
-def _meta_twin(module: nn.Module) -> nn.Module:
-    """A copy of ``module`` whose parameters and buffers live on ``meta`` (no data copied)."""
-    memo: dict[int, object] = {}
-    for p in module.parameters():
-        memo[id(p)] = nn.Parameter(torch.empty_like(p, device="meta"), p.requires_grad)
-    for b in module.buffers():
-        memo[id(b)] = torch.empty_like(b, device="meta")
-    return copy.deepcopy(module, memo)
+def _strides(shape: Sequence[int]) -> tuple[int, ...]:
+    _, c, d, h, w = shape
+    return (c * d * h * w, 1, h * w * c, w * c, c)
 
 
-class _Recorder(TorchFunctionMode):
-    """Record which convolution feeds which eval batch norm, and who else reads the outputs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv_of: dict[int, tuple[torch.Tensor, torch.Tensor | None]] = {}
-        self.norm_of: dict[int, tuple] = {}
-        self.reads: Counter[int] = Counter()
-        self.weight_uses: Counter[int] = Counter()
-        self.norm_uses: Counter[int] = Counter()
-        self._alive: list[torch.Tensor] = []  # keeps ids unique during the pass
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        result = func(*args, **kwargs)
-        if not _has_tensor(result):
-            return result  # metadata queries (dim, shape, ...) do not read values
-        for tensor in _tensors(args, kwargs):
-            if id(tensor) in self.conv_of:
-                self.reads[id(tensor)] += 1
-        if func is torch.conv3d and len(args) >= 2 and isinstance(result, torch.Tensor):
-            weight = args[1]
-            bias = args[2] if len(args) > 2 else kwargs.get("bias")
-            self.weight_uses[id(weight)] += 1
-            self.conv_of[id(result)] = (weight, bias)
-            self._alive.append(result)
-        elif func is F.batch_norm:
-            self._record_norm(args, kwargs)
-        return result
-
-    def _record_norm(self, args: tuple, kwargs: dict) -> None:
-        names = ("input", "running_mean", "running_var", "weight", "bias", "training")
-        values = dict(zip(names, args, strict=False)) | kwargs
-        mean, var = values.get("running_mean"), values.get("running_var")
-        if mean is None or var is None:
-            return
-        self.norm_uses[id(mean)] += 1
-        x = values.get("input")
-        if values.get("training", False) or x is None or id(x) not in self.conv_of:
-            return
-        eps = args[7] if len(args) > 7 else kwargs.get("eps", 1e-5)
-        self.norm_of[id(x)] = (mean, var, values.get("weight"), values.get("bias"), float(eps))
-
-
-def _has_tensor(value) -> bool:
-    if isinstance(value, torch.Tensor):
-        return True
-    return isinstance(value, (list, tuple)) and any(isinstance(v, torch.Tensor) for v in value)
-
-
-def _tensors(args: tuple, kwargs: dict):
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, torch.Tensor):
-            yield value
-        elif isinstance(value, (list, tuple)):
-            yield from (v for v in value if isinstance(v, torch.Tensor))
+def _empty_channels_last(like: torch.Tensor) -> torch.Tensor:
+    return torch.empty_strided(
+        like.shape, _strides(like.shape), dtype=like.dtype, device=like.device
+    )

@@ -6,19 +6,20 @@ it runs :meth:`~topcup_bench.pickers.topcup.model.TopCUPNet.half_resolution_logi
 (the stride-2 head only; bit-identical to ``forward(windows)[-1]``) and, on the
 CPU, under :class:`~topcup_bench.pickers.topcup.fast_convolutions.FastConvolutions`:
 3-D convolutions in the channels-last layout with eval batch norms folded into
-them (same arithmetic, other rounding: logits differ by ~1e-6). Any other module
-(the small stand-ins of the tests) is called as ``model(windows)[-1]``.
+them and, in fp32, oneDNN-prepacked weights with the following ReLUs fused (same
+arithmetic, other rounding: logits differ by ~1e-6). Any other module (the small
+stand-ins of the tests) is called as ``model(windows)[-1]``.
 
-The network is not modified. The folded and channels-last weight copies (the size
-of the network's weights, 283 MB for resnet34) are kept per network, until it is
-garbage-collected or :func:`clear_inference_cache` is called, and rebuilt when its
-weights change (a parameter replaced or modified in place), so that an ensemble
-applied to many tomograms makes them once.
+The network is not modified. The folded weight copies (the size of the network's
+weights, 283 MB for resnet34) are kept per network, until it is garbage-collected
+or :func:`clear_inference_cache` is called, and rebuilt when its weights change (a
+parameter replaced or modified in place) or the precision changes, so that an
+ensemble applied to many tomograms makes them once.
 
 Precision: ``"fp32"``, or ``"bf16"`` (autocast to bfloat16 on the device; logits
 come back as float32). CPUs without native bfloat16 convolutions (no AVX-512 BF16
 or AMX, e.g. an AVX2-only CPU) run bfloat16 3-D convolutions on a slow generic
-path, about 200 times slower than fp32: a warning says so.
+path, 50 to 500 times slower than fp32: a warning says so.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ import torch
 from torch import nn
 
 from topcup_bench.errors import InputError, TopcupBenchWarning
-from topcup_bench.pickers.topcup.fast_convolutions import FastConvolutions, FoldEntry, plan_folding
+from topcup_bench.pickers.topcup.fast_convolutions import FastConvolutions, prepacking_available
+from topcup_bench.pickers.topcup.fold_plan import FoldEntry, plan_folding
 from topcup_bench.pickers.topcup.model import SIZE_MULTIPLE, TopCUPNet
 
 __all__ = [
@@ -91,7 +93,8 @@ def window_predictor(
     precision : {"fp32", "bf16"}
         Arithmetic of the forward pass; the logits are returned as float32.
     fast_convolutions : bool, optional
-        Run under :class:`FastConvolutions` (channels-last, batch norm folded).
+        Run under :class:`FastConvolutions` (channels-last, batch norms folded; in
+        fp32 also prepacked weights and fused ReLUs).
         Default: on the CPU for a :class:`TopCUPNet`, where it was measured
         (docs/performance.md); off elsewhere.
 
@@ -115,7 +118,7 @@ def window_predictor(
     if precision == "bf16" and not native_bf16(device):
         warnings.warn(
             "precision='bf16' on a CPU without native bfloat16 convolutions (AVX-512 BF16 or "
-            "AMX): PyTorch falls back to a generic path about 200x slower than fp32; "
+            "AMX): PyTorch falls back to a generic path 50 to 500 times slower than fp32; "
             "use precision='fp32' on this machine",
             TopcupBenchWarning,
             stacklevel=4,
@@ -129,17 +132,18 @@ def window_predictor(
         forward = lambda windows: model(windows)[-1]  # noqa: E731
     if fast_convolutions:
         plan = _topcup_plan(model) if topcup else _generic_plan(model)
-        forward = _fast_convolutions_call(model, forward, plan)
+        prepack = precision == "fp32" and prepacking_available()
+        forward = _fast_convolutions_call(model, forward, plan, prepack)
     if precision == "bf16":
         forward = _autocast_call(forward, device)
     return lambda windows: forward(windows).float().contiguous()
 
 
 def _fast_convolutions_call(
-    model: nn.Module, forward: Predictor, plan: tuple[FoldEntry, ...]
+    model: nn.Module, forward: Predictor, plan: tuple[FoldEntry, ...], prepack: bool
 ) -> Predictor:
     """``forward`` under :class:`FastConvolutions` (channels-last, ``plan`` folded)."""
-    mode = _cached_mode(model, plan)
+    mode = _cached_mode(model, plan, prepack)
 
     def call(windows: torch.Tensor) -> torch.Tensor:
         with mode:
@@ -148,14 +152,14 @@ def _fast_convolutions_call(
     return call
 
 
-def _cached_mode(model: nn.Module, plan: tuple[FoldEntry, ...]) -> FastConvolutions:
+def _cached_mode(model: nn.Module, plan: tuple[FoldEntry, ...], prepack: bool) -> FastConvolutions:
     """The model's :class:`FastConvolutions`, rebuilt when its tensors changed since last time."""
-    signature = tuple(
+    signature = (model.training, prepack) + tuple(
         (id(t), t.data_ptr(), t._version) for t in (*model.parameters(), *model.buffers())
     )
     held = _MODES.get(model)
     if held is None or held[0] != signature or held[1] is not plan:
-        held = (signature, plan, FastConvolutions(model, plan))
+        held = (signature, plan, FastConvolutions(model, plan, prepack=prepack))
         _MODES[model] = held
     return held[2]
 
@@ -178,7 +182,7 @@ _MODES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _topcup_plan(model: TopCUPNet) -> tuple[FoldEntry, ...]:
     """The folding plan of a TopCUPNet's stride-2 pass; the same for every network of its kind."""
     kwargs = repr(sorted(model.model_kwargs.items()))
-    key = (type(model), model.backbone_name, model.n_classes, kwargs)
+    key = (type(model), model.backbone_name, model.n_classes, kwargs, model.training)
     if key not in _PLANS:
         _PLANS[key] = _plan(model, lambda net, x: net.half_resolution_logits(x))
     return _PLANS[key]
