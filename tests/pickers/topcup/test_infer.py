@@ -14,6 +14,7 @@ from topcup_bench.pickers.topcup.infer import (  # noqa: E402
     default_device,
     extract_picks,
     predict_heatmaps,
+    window_padding,
 )
 from topcup_bench.pickers.topcup.model import build_model  # noqa: E402
 from topcup_bench.pickers.topcup.targets import network_to_zyx, zyx_to_network  # noqa: E402
@@ -258,6 +259,34 @@ def test_odd_sizes_are_padded_to_even_and_cropped_back():
     padded = np.pad(volume, ((0, 1), (0, 1), (0, 0)))  # odd z and y get one zero plane
     expected = whole_volume_reference(model, padded)[:, :33, :47, :50]
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("side", "roi", "before", "after"),
+    [(50, 96, 22, 24), (46, 96, 24, 26), (54, 96, 20, 22), (92, 96, 2, 2), (48, 96, 24, 24),
+     (45, 96, 24, 27), (96, 96, 0, 0), (160, 96, 0, 0), (161, 96, 0, 1), (18, 32, 6, 8)],
+)  # fmt: skip
+def test_window_padding_puts_an_even_number_of_voxels_before(side, roi, before, after):
+    assert window_padding([side], roi) == ([before], [after])
+
+
+def test_short_sides_two_mod_four_are_not_shifted():
+    # Sides 18, 22, 26 under a 32 window: MONAI alone would pad 7, 5, 3 voxels before them
+    # (odd), and its rounded half-resolution crop shifted the heatmap by one voxel. The oracle
+    # embeds the volume in a zero cube at even offsets 6, 4, 2, runs one window, crops the
+    # half-resolution logits at 3, 2, 1 and upsamples.
+    model = SmallConvNet()
+    volume = np.random.default_rng(8).normal(size=(18, 22, 26)).astype(np.float32)
+    cube = np.zeros((32, 32, 32), np.float32)
+    cube[6:24, 4:26, 2:28] = volume
+    x = zyx_to_network(torch.as_tensor(cube)[None, None]).contiguous()
+    with torch.no_grad():
+        half = network_to_zyx(model(x)[-1])[:, :, 3:12, 2:13, 1:14]
+    full = F.interpolate(half, size=volume.shape, mode="trilinear", align_corners=False)
+    expected = torch.softmax(full, 1)[0, :-1].numpy()
+    got = predict_heatmaps(model, volume, roi=32, tta_flips=False, normalize=False, device="cpu")
+    assert got.shape == (2, 18, 22, 26)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
 class OutOfMemoryAboveOne(torch.nn.Module):

@@ -54,6 +54,7 @@ __all__ = [
     "nms_radius_voxels",
     "cube_max_filter",
     "upsample_softmax",
+    "window_padding",
 ]
 
 
@@ -174,9 +175,9 @@ def predict_heatmaps(
         volume = (volume - mean) / std.clamp_min(1e-8)
     net_in = zyx_to_network(volume).contiguous()  # (B, 1, X, Y, Z)
     shape = tuple(net_in.shape[2:])
-    odd = [s % 2 for s in shape]  # pad odd axes by one voxel: half resolution is then exact
-    if any(odd):
-        net_in = F.pad(net_in, (0, odd[2], 0, odd[1], 0, odd[0]))
+    before, after = window_padding(shape, roi)
+    if any(before) or any(after):
+        net_in = F.pad(net_in, (before[2], after[2], before[1], after[1], before[0], after[0]))
     if reference:
         total, count = _reference_logits(
             model_list, net_in, device, roi, overlap, tta_flips, sw_batch_size
@@ -185,9 +186,46 @@ def predict_heatmaps(
         total, count = _fast_logits(
             model_list, net_in, device, roi, overlap, tta_flips, sw_batch_size, precision
         )
-    probabilities = upsample_softmax(total / count)[..., : shape[0], : shape[1], : shape[2]]
+    start = [b // 2 for b in before]
+    stop = [b + (n + n % 2) // 2 for b, n in zip(start, shape, strict=True)]
+    half = (total / count)[..., start[0] : stop[0], start[1] : stop[1], start[2] : stop[2]]
+    probabilities = upsample_softmax(half)[..., : shape[0], : shape[1], : shape[2]]
     out = network_to_zyx(probabilities).contiguous().numpy()
     return out if batched else out[0]
+
+
+def window_padding(shape: Sequence[int], roi: int) -> tuple[list[int], list[int]]:
+    """Zero padding before and after each axis so that half resolution stays exact.
+
+    An odd side gets one voxel at its end. A side still shorter than ``roi`` is
+    padded up to ``roi`` about evenly on both sides (as MONAI's sliding window
+    would), but with an even number of voxels before it, so that the
+    half-resolution logits start on a whole voxel and crop back exactly. (MONAI's
+    own padding puts ``(roi - side) // 2`` before; when that is odd, e.g. sides
+    46, 50, 54 at ``roi`` 96, its rounded crop at half resolution shifted the
+    heatmap by one voxel and, for sides 2 mod 8, dropped two planes.) For every
+    side where MONAI's padding was already even, this is exactly MONAI's padding.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Spatial sides of the volume, voxels.
+    roi : int
+        Window edge, voxels (a multiple of 32).
+
+    Returns
+    -------
+    before, after : list of int
+        Voxels of zeros to add before and after each axis.
+    """
+    before, after = [], []
+    for side in shape:
+        even = side + side % 2
+        extra = max(0, roi - even)
+        first = (extra // 2) - (extra // 2) % 2
+        before.append(first)
+        after.append(even - side + extra - first)
+    return before, after
 
 
 def _fast_logits(models, net_in, device, roi, overlap, tta_flips, sw_batch_size, precision):
