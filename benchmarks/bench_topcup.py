@@ -43,15 +43,20 @@ def _predict(model, volume, **kwargs):
     return predict_heatmaps(model, volume, roi=96, overlap=0.21, device="cpu", **kwargs)
 
 
-class TopcupPredict:
-    """``predict_heatmaps`` on one 92 × 160 × 160 tomogram, resnet34, roi 96, overlap 0.21."""
+class SlowTiming:
+    """asv timing of slow benchmarks: one call per sample, three samples, no warm-up loop."""
 
-    params = ([False, True], ["fp32", "bf16"])
-    param_names = ["tta_flips", "precision"]
     timeout = 600
     number = 1
     repeat = 3
     warmup_time = 0
+
+
+class TopcupPredict(SlowTiming):
+    """``predict_heatmaps`` on one 92 × 160 × 160 tomogram, resnet34, roi 96, overlap 0.21."""
+
+    params = ([False, True], ["fp32", "bf16"])
+    param_names = ["tta_flips", "precision"]
 
     def setup(self, tta_flips, precision):
         self.model, self.volume = _setup_model()
@@ -68,13 +73,8 @@ class TopcupPredict:
         _predict(self.model, self.volume, tta_flips=tta_flips, precision=precision)
 
 
-class TopcupPredictFirstCall:
+class TopcupPredictFirstCall(SlowTiming):
     """The same, no TTA, fp32, including the folded channels-last weight copies."""
-
-    timeout = 600
-    number = 1
-    repeat = 3
-    warmup_time = 0
 
     def setup(self):
         self.model, self.volume = _setup_model()
@@ -87,13 +87,8 @@ class TopcupPredictFirstCall:
         _predict(self.model, self.volume, tta_flips=False)
 
 
-class TopcupPredictReference:
+class TopcupPredictReference(SlowTiming):
     """``predict_heatmaps(..., reference=True)``: every head, default layout (no TTA, fp32)."""
-
-    timeout = 600
-    number = 1
-    repeat = 3
-    warmup_time = 0
 
     def setup(self):
         self.model, self.volume = _setup_model()
@@ -103,13 +98,8 @@ class TopcupPredictReference:
         _predict(self.model, self.volume, tta_flips=False, reference=True)
 
 
-class TopcupPlainMonai:
+class TopcupPlainMonai(SlowTiming):
     """MONAI ``sliding_window_inference`` alone on the same model and tomogram (fp32, no TTA)."""
-
-    timeout = 600
-    number = 1
-    repeat = 3
-    warmup_time = 0
 
     def setup(self):
         self.model, self.volume = _setup_model()
@@ -151,7 +141,7 @@ class TopcupExtractPicks:
         extract_picks(self.heat, self.names, self.radii, 10.0, device="cpu")
 
 
-class TopcupTrainStep:
+class TopcupTrainStep(SlowTiming):
     """One optimisation step (forward, multi-level loss, backward, Adam) of the resnet34 net.
 
     ``quick``: 1 item × 2 crops of 64³ (the CPU budgets); ``published``: 1 item × 4 crops
@@ -161,10 +151,6 @@ class TopcupTrainStep:
 
     params = (["quick", "published"], ["fp32", "bf16"])
     param_names = ["crops", "precision"]
-    timeout = 600
-    number = 1
-    repeat = 3
-    warmup_time = 0
 
     def setup(self, crops, precision):
         try:
