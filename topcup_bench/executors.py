@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from topcup_bench.errors import InputError, TopcupBenchError, short_repr
+from topcup_bench.quiet import ignore_unactionable_warnings, quiet_dask_workers
 
 __all__ = [
     "EXECUTORS",
@@ -33,7 +34,11 @@ Outcome = tuple[int, bool, Any]
 
 
 def limit_threads() -> None:
-    """One thread per worker for BLAS, OpenMP and torch (called in each worker)."""
+    """One thread per worker for BLAS, OpenMP and torch (called in each worker).
+
+    Also ignores the warnings no user can act on (:mod:`topcup_bench.quiet`).
+    """
+    ignore_unactionable_warnings()
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[variable] = "1"
     try:
@@ -95,12 +100,13 @@ class DaskExecutor(AbstractContextManager):
             if scheduler:
                 self.client = Client(scheduler, timeout=f"{timeout_s}s")
             else:
-                self.cluster = LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                )
+                with quiet_dask_workers():
+                    self.cluster = LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
                 self.client = Client(self.cluster)
         except (OSError, TimeoutError, ValueError) as error:
             raise InputError(

@@ -1,13 +1,14 @@
 """Versioned benchmark results with provenance, and their JSON round trip.
 
-``results.json`` (schema version 2)::
+``results.json`` (schema version 3)::
 
-    {"schema_version": 2,
+    {"schema_version": 3,
      "provenance": {package versions, python, platform, git commit, command, time},
      "dataset": {identity: {..., digest}, source, spec, split, runs, train_runs, tune_runs,
                  classes: {name: {radius, weight}}},
      "metric": {"rule", "beta", "distance_multiplier", "bootstrap": {...}},
-     "results": [one entry per picker, see :func:`evaluate_outcome`]}
+     "results": [one entry per picker, see :func:`evaluate_outcome`],
+     "comparisons": {paired statistics of every pair of pickers, see :func:`compare_entries`}}
 
 The full field list is in ``docs/results_schema.md``.
 """
@@ -31,7 +32,7 @@ import pandas as pd
 from topcup_bench._version import __version__
 from topcup_bench.datasets.atomic import atomic_output
 from topcup_bench.errors import InputError, SchemaError, short_repr
-from topcup_bench.metrics import bootstrap_score, score_picks
+from topcup_bench.metrics import RunClassCounts, bootstrap_score, compare_pickers, score_picks
 from topcup_bench.operating_points import apply_run_thresholds
 from topcup_bench.results_validation import validate_results
 from topcup_bench.runner import PickerOutcome
@@ -41,12 +42,14 @@ __all__ = [
     "SCHEMA_VERSION",
     "evaluate_outcome",
     "build_results",
+    "compare_entries",
+    "entry_counts",
     "write_results",
     "read_results",
     "provenance",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def evaluate_outcome(
@@ -64,7 +67,10 @@ def evaluate_outcome(
     dict
         ``picker``, ``card``, ``status``, ``error``, ``score``, ``score_interval``,
         ``score_best`` (optimistic: thresholds chosen on the same runs),
-        ``thresholds``, ``threshold_source`` (how they were set),
+        ``counts_by_run`` (``{run: {class: [tp, fp, fn]}}`` at the picker's own
+        thresholds: the counts the score, its interval and the paired
+        comparisons are computed from), ``thresholds``, ``threshold_source``
+        (how they were set),
         ``thresholds_by_run`` and ``threshold_folds`` (cross-validated
         thresholds only), ``thresholds_best``, ``classes`` (per class counts and
         rates at both operating points), ``n_picks``, ``rule_differences``,
@@ -121,9 +127,83 @@ def evaluate_outcome(
             "classes": _classes(result, best),
             "n_picks": int(len(outcome.picks)),
             "rule_differences": len(result.rule_differences),
+            "counts_by_run": _counts_by_run(result.counts),
         }
     )
     return entry
+
+
+def _counts_by_run(counts: RunClassCounts) -> dict[str, dict[str, list[int]]]:
+    return {
+        run: {
+            name: [int(counts.tp[i, k]), int(counts.fp[i, k]), int(counts.fn[i, k])]
+            for k, name in enumerate(counts.classes)
+        }
+        for i, run in enumerate(counts.experiments)
+    }
+
+
+def entry_counts(entry: dict[str, Any]) -> RunClassCounts:
+    """Rebuild a picker's per-(run, class) counts from its entry's ``counts_by_run``.
+
+    Runs in the order written, classes in the order of the first run.
+
+    Raises
+    ------
+    SchemaError
+        No ``counts_by_run`` (a failed picker), or runs that do not all list
+        the same classes.
+    """
+    by_run = entry.get("counts_by_run")
+    if not isinstance(by_run, dict):
+        raise SchemaError(
+            f"results entry {entry.get('picker')!r}",
+            "no 'counts_by_run' to rebuild its counts from (failed picker, or an older file)",
+        )
+    runs = tuple(by_run)
+    classes = tuple(by_run[runs[0]]) if runs else ()
+    tables = np.zeros((3, len(runs), len(classes)), dtype=np.int64)
+    for i, run in enumerate(runs):
+        if set(by_run[run]) != set(classes):
+            raise SchemaError(
+                f"results entry {entry.get('picker')!r}",
+                f"field 'counts_by_run.{run}': classes {sorted(by_run[run])} differ from "
+                f"those of run {runs[0]!r}: {sorted(classes)}",
+            )
+        for k, name in enumerate(classes):
+            tables[:, i, k] = by_run[run][name]
+    return RunClassCounts(runs, classes, tables[0], tables[1], tables[2])
+
+
+def compare_entries(
+    entries: list[dict[str, Any]], *, dataset: dict[str, Any], metric: dict[str, Any]
+) -> dict[str, Any]:
+    """The paired comparisons of the ``ok`` pickers, as stored in ``comparisons``.
+
+    Recomputed from each entry's ``counts_by_run``, the classes' weights in
+    ``dataset.classes``, ``metric.beta`` and ``metric.bootstrap`` (n_resamples,
+    seed, confidence; 1000, 0 and 0.95 when absent), so that a results
+    document gives the same numbers when compared again. Failed pickers are
+    not compared.
+
+    Returns
+    -------
+    dict
+        See :meth:`topcup_bench.metrics.PickerComparison.to_dict`.
+    """
+    bootstrap = metric.get("bootstrap") or {}
+    weights = {name: float(info["weight"]) for name, info in dataset["classes"].items()}
+    named = {e["picker"]: entry_counts(e) for e in entries if e.get("status") == "ok"}
+    comparison = compare_pickers(
+        named,
+        weights,
+        sum(weights.values()),
+        float(metric.get("beta", 4.0)),
+        n_resamples=int(bootstrap.get("n_resamples", 1000)),
+        seed=int(bootstrap.get("seed", 0)),
+        confidence=float(bootstrap.get("confidence", 0.95)),
+    )
+    return comparison.to_dict()
 
 
 def build_results(
@@ -133,13 +213,14 @@ def build_results(
     metric: dict[str, Any],
     run_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the results document."""
+    """Assemble the results document, with the paired comparisons of its pickers."""
     return {
         "schema_version": SCHEMA_VERSION,
         "provenance": provenance(run_info or {}),
         "dataset": dataset,
         "metric": metric,
         "results": entries,
+        "comparisons": compare_entries(entries, dataset=dataset, metric=metric),
     }
 
 
@@ -215,12 +296,40 @@ def provenance(extra: dict[str, Any]) -> dict[str, Any]:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
         "packages": packages,
         "git_commit": _git_commit(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
         **extra,
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``).
+
+    TopCUP's training differs slightly between CPU types (oneDNN kernels), so
+    its scores are quoted with the CPU. With PyTorch loaded, the vector
+    instruction set its kernels use is appended (e.g. ``"AMD EPYC 7B13 (torch:
+    AVX2)"``). An empty string when nothing is known.
+    """
+    name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    name = name or platform.processor()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            name += f" (torch: {torch.backends.cpu.get_cpu_capability()})"
+        except (AttributeError, RuntimeError):
+            pass
+    return name.strip()
 
 
 def _classes(result, best) -> dict[str, dict[str, Any]]:

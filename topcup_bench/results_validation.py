@@ -7,7 +7,10 @@ failing deep inside a report with a ``KeyError``.  Values may be ``null``
 where the writer stores non-finite numbers (scores, rates, timings).  Scores
 and rates (``score``, ``score_best``, the interval bounds, per-class ``fbeta``,
 ``precision``, ``recall``) must lie in [0, 1] (tolerance 1e-9; NaN refused),
-an interval's ``low <= high``, and each picker has one entry.
+an interval's ``low <= high``, and each picker has one entry.  Schema 3's
+``counts_by_run`` of an entry (``{run: {class: [tp, fp, fn]}}``, integers) and
+the document's ``comparisons`` (groups and pairs naming pickers of the
+document, p-values in [0, 1], differences in [-1, 1]) are checked when present.
 """
 
 from __future__ import annotations
@@ -90,6 +93,59 @@ def validate_results(document: Any, source: str) -> None:
                 f"results: picker {name!r} appears twice; each picker may have one entry",
             )
         seen.add(name)
+    if "comparisons" in top:
+        ok = {entry["picker"] for entry in entries if entry["status"] == "ok"}
+        _check_comparisons(check, top["comparisons"], ok)
+
+
+def _check_counts_by_run(check: _Checker, value: Any, where: str) -> None:
+    """``{run: {class: [tp, fp, fn]}}`` with integer counts."""
+    for run, per_class in check.mapping(value, where).items():
+        for name, counts in check.mapping(per_class, f"{where}.{run}").items():
+            integers = isinstance(counts, list) and all(
+                isinstance(c, numbers.Integral) and not isinstance(c, bool) for c in counts
+            )
+            if not integers or len(counts) != 3:
+                check.fail(f"{where}.{run}.{name}", "a list [tp, fp, fn] of 3 integers", counts)
+
+
+def _check_comparisons(check: _Checker, value: Any, ok: set[str]) -> None:
+    """Groups and pairs of the paired statistics, naming only pickers that succeeded."""
+    comparisons = check.mapping(value, "comparisons")
+    check.number(
+        check.field(comparisons, "minimal_detectable_difference", "comparisons."),
+        "comparisons.minimal_detectable_difference",
+    )
+    groups = check.field(comparisons, "groups", "comparisons.")
+    grouped = (
+        [name for group in groups for name in group]
+        if isinstance(groups, list) and all(isinstance(g, list) for g in groups)
+        else None
+    )
+    if grouped is None or not all(isinstance(n, str) for n in grouped):
+        check.fail("comparisons.groups", "a list of lists of picker names", groups)
+    if sorted(grouped) != sorted(ok):
+        check.fail(
+            "comparisons.groups",
+            f"every successful picker exactly once ({sorted(ok)})",
+            groups,
+        )
+    pairs = check.field(comparisons, "pairs", "comparisons.")
+    if not isinstance(pairs, list):
+        check.fail("comparisons.pairs", "a list of pair objects", pairs)
+    for index, pair in enumerate(pairs):
+        where = f"comparisons.pairs[{index}]"
+        pair = check.mapping(pair, where)
+        for key in ("a", "b"):
+            name = check.text(check.field(pair, key, f"{where}."), f"{where}.{key}")
+            if name not in ok:
+                check.fail(f"{where}.{key}", f"a successful picker ({sorted(ok)})", name)
+        for key in ("difference", "low", "high"):
+            check.difference(check.field(pair, key, f"{where}."), f"{where}.{key}")
+        for key in ("p_value", "p_adjusted"):
+            check.fraction(check.field(pair, key, f"{where}."), f"{where}.{key}")
+        if not isinstance(check.field(pair, "significant", f"{where}."), bool):
+            check.fail(f"{where}.significant", "true or false", pair["significant"])
 
 
 def _check_entry(check: _Checker, entry: Any, where: str, scored: Iterable[str]) -> None:
@@ -130,6 +186,8 @@ def _check_entry(check: _Checker, entry: Any, where: str, scored: Iterable[str])
     for key in ("thresholds", "thresholds_best"):
         if entry.get(key) is not None:
             check.mapping(entry[key], f"{where}.{key}")
+    if "counts_by_run" in entry:
+        _check_counts_by_run(check, entry["counts_by_run"], f"{where}.counts_by_run")
 
 
 class _Checker:
@@ -170,6 +228,15 @@ class _Checker:
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
         if not ok or (not nullable and not math.isfinite(value)):
             self.fail(field, "a number" + (" or null" if nullable else ""), value)
+
+    def difference(self, value: Any, field: str) -> float | None:
+        """A number in [-1, 1] (a difference of two scores) or null."""
+        if value is None:
+            return None
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        if not ok or not (-1 - _TOLERANCE <= value <= 1 + _TOLERANCE):
+            self.fail(field, "a number between -1 and 1, or null", value)
+        return float(value)
 
     def fraction(self, value: Any, field: str) -> float | None:
         """A number in [0, 1] (within a tolerance of 1e-9) or null; returned as given."""

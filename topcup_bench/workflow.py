@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
+import pandas as pd
+from rich.console import Group
 
 from topcup_bench.benchmark_config import BenchmarkConfig
 from topcup_bench.copick_output import check_write_copick, write_outcome_to_copick
@@ -41,11 +42,8 @@ from topcup_bench.output_folder import OwnedFolder, claim_output_folder
 from topcup_bench.output_location import check_out_location, dataset_folders
 from topcup_bench.pickers.labels import check_picker_label
 from topcup_bench.pickers.unavailable import create_run_pickers
-from topcup_bench.reports.leaderboard import (
-    leaderboard_frame,
-    render_leaderboard_markdown,
-    render_leaderboard_rich,
-)
+from topcup_bench.reports.leaderboard import leaderboard_frame, render_leaderboard_markdown
+from topcup_bench.reports.terminal import DEFAULT_WIDTH, render_leaderboard_terminal
 from topcup_bench.results import (
     build_results,
     evaluate_outcome,
@@ -62,13 +60,35 @@ REPORT_FORMATS = ("md", "html")
 
 @dataclass
 class BenchmarkSummary:
-    """What :func:`run_benchmark` produced."""
+    """What :func:`run_benchmark` produced.
+
+    ``frame`` is the leaderboard (:func:`topcup_bench.reports.leaderboard.leaderboard_frame`),
+    ``title`` names the dataset, split and runs, ``written`` says whether the
+    outputs (``leaderboard.md``, ``results.json``...) were written.
+    """
 
     results: dict[str, Any]
     out: Path
-    table: Table
+    frame: pd.DataFrame
+    title: str
+    written: bool
     lines: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+
+    def leaderboard(self, width: int = DEFAULT_WIDTH) -> Group:
+        """The terminal leaderboard, fitted to ``width`` columns (no cell wraps)."""
+        return render_leaderboard_terminal(
+            self.results,
+            width=width,
+            title=self.title,
+            frame=self.frame,
+            full_table="leaderboard.md and results.json" if self.written else None,
+        )
+
+    @property
+    def table(self) -> Group:
+        """The terminal leaderboard at :data:`DEFAULT_WIDTH` columns."""
+        return self.leaderboard()
 
 
 def run_benchmark(
@@ -180,19 +200,21 @@ def _run_into(
             "wall_s": time.perf_counter() - started,
         },
     )
-    if any(o.status == "ok" for o in outcomes):
+    written = any(o.status == "ok" for o in outcomes)
+    if written:
         lines = _write_and_commit(
             folder, config, results, outcomes, truth, dataset, report_formats, overwrite
         )
     else:  # nothing to keep: the previous results stay
         lines = [f"nothing written: no picker succeeded; {config.out} is left as it was"]
-    frame = leaderboard_frame(results)
     title = f"{config.dataset}: {config.split} split ({len(runs)} runs)"
     lines.append(f"wall time {time.perf_counter() - started:.1f} s")
     return BenchmarkSummary(
         results=results,
         out=config.out,
-        table=render_leaderboard_rich(frame, title),
+        frame=leaderboard_frame(results),
+        title=title,
+        written=written,
         lines=lines,
         failed={o.card.name: o.error for o in outcomes if o.status != "ok"},
     )

@@ -174,7 +174,7 @@ def test_bad_metric_parameters_name_the_flag(csv_pair, capsys, option, value):
 
 def test_report_of_a_malformed_results_file_exits_2(tmp_path, capsys):
     bad = tmp_path / "results.json"
-    bad.write_text('{"schema_version": 2, "dataset": {}, "metric": {}, "results": []}')
+    bad.write_text('{"schema_version": 3, "dataset": {}, "metric": {}, "results": []}')
     status, err = _run(["report", bad, "--out", tmp_path / "rep"], capsys)
     assert status == 2
     assert err.startswith(f"error: {bad}: missing field 'dataset.identity'")

@@ -29,7 +29,7 @@ def _results(score=0.7, seconds=2.0, status="ok"):
         "timings": {"pick_s_per_tomogram": seconds},
     }
     return {
-        "schema_version": 2,
+        "schema_version": 3,
         "dataset": {
             "identity": {"kind": "copick", "digest": "d1" * 32},
             "source": {"config": "/somewhere/copick_config.json"},
@@ -280,7 +280,7 @@ def test_malformed_results_exit_2_naming_file_and_field(tmp_path, capsys, edit, 
     assert "Traceback" not in err and len(err) < 1000
 
 
-@pytest.mark.parametrize("content", ["", "[1, 2]", '{"schema_version": 2', "\x00\xff"])
+@pytest.mark.parametrize("content", ["", "[1, 2]", '{"schema_version": 3', "\x00\xff"])
 def test_unreadable_results_exit_2(tmp_path, capsys, content):
     bad = tmp_path / "bad.json"
     bad.write_bytes(content.encode("latin-1"))
@@ -297,7 +297,7 @@ def test_a_folder_as_results_file_exits_2(tmp_path, capsys):
         read_results(tmp_path)
 
 
-@pytest.mark.parametrize("version", [1, 3, "2"])
+@pytest.mark.parametrize("version", [1, 2, 4, "3"])
 def test_unknown_schema_version_is_refused(tmp_path, capsys, version):
     other = _results()
     other["schema_version"] = version

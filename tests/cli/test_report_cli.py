@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 from html.parser import HTMLParser
 
 import matplotlib.pyplot as plt
@@ -18,6 +20,8 @@ from topcup_bench.reports.plots import score_heatmap, score_matrix
 from topcup_bench.reports.run_slices import slice_picker
 from topcup_bench.results import read_results
 from topcup_bench.workflow import run_benchmark
+
+_COMBINED_HEADING = "Combined view: weighted score, datasets × pickers"
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +72,30 @@ def test_report_formats_parse(results_path, tmp_path, capsys):
     assert "## Combined view: weighted score, datasets × pickers" in text
     assert "| dataset | oracle | random |" in text  # pickers by mean score
     assert f"| phantom:tiny (test) {results_path.parent.name} #2 | 1.0000 | 0.0000 |" in text
-    assert "(figures/heatmap.png, SVG)" in text and "(figures/slices_0.png)" in text
+    # figures: numbered 1..N once over the whole report, embedded as images in report.md
+    embedded = re.findall(r"^!\[Figure (\d+): [^\]]+\]\((figures/[a-z0-9_]+\.png)\)$", text, re.M)
+    assert [int(n) for n, _ in embedded] == list(range(1, 2 * 7 + 2))
+    assert embedded[0][1] == "figures/fbeta_0.png" and embedded[-1][1] == "figures/heatmap.png"
+    assert "SVG: [figures/heatmap.svg](figures/heatmap.svg)" in text
+    assert "(figures/slices_0.png)" in text
+    html_text = (out / "report.html").read_text()
+    numbers = [int(n) for n in re.findall(r"<figcaption><b>Figure (\d+)\.</b>", html_text)]
+    assert numbers == list(range(1, 2 * 7 + 2))
+    # the same file twice: two sections, two headings, never alike
+    created = read_results(results_path)["provenance"]["created"][:16].replace("T", " ")
+    headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
+    first = (
+        f"phantom:tiny (test split) — {results_path.parent.name}/results.json (run {created} UTC)"
+    )
+    assert headings == [f"{first} #1", f"{first} #2", _COMBINED_HEADING, "Methods"]
+    assert re.findall(r"<h2>([^<]+)</h2>", html_text) == [html.escape(h) for h in headings]
+    # readable headers and the explanation in HTML as in Markdown; secondary columns toggled
+    assert "<th" in html_text and ">score [95% CI]</th>" in html_text
+    assert '<th class="secondary" onclick' in html_text and ">weighted precision</th>" in html_text
+    assert html_text.count('type="checkbox" class="more"') == 2  # the combined table has none
+    assert "Metric: F-beta (beta 4), rule competition" in html_text
+    assert text.count("Metric: F-beta (beta 4), rule competition") == 2
+    assert "Pickers were evaluated with topcup-bench" in html_text
 
 
 def test_a_single_results_file_has_no_combined_view(results_path, tmp_path):
@@ -164,6 +191,7 @@ def test_leaderboard_frame_of_a_hand_made_results_file():
             "score": [0.9, 0.5, nan],
             "ci_low": [0.8, 0.4, nan],
             "ci_high": [1.0, 0.6, nan],
+            "group": pd.array([None, None, None], dtype="Int64"),  # no comparisons: no groups
             "score_best": [0.95, 0.6, nan],
             "apo-ferritin (w0)": [0.2, 0.1, nan],  # ordered by size
             "ribosome": [0.9, 0.5, nan],
@@ -177,7 +205,7 @@ def test_leaderboard_frame_of_a_hand_made_results_file():
             "training_budget": ["quick", "-", "fit"],
             "thresholds": ["5-fold cross-validation over runs", "picker default", None],
             "status": ["ok", "ok", "failed: boom"],
-            "flags": ["", "", ""],  # [0.4, 0.6] and [0.8, 1.0] do not overlap
+            "flags": ["", "", ""],
         }
     )
     pd.testing.assert_frame_equal(leaderboard_frame(results), expected)
@@ -186,10 +214,21 @@ def test_leaderboard_frame_of_a_hand_made_results_file():
     assert leaderboard_frame(results)["training_budget"].tolist() == ["quick", "fit", "fit"]
     results["results"][0]["card"]["trainable"] = False
     assert leaderboard_frame(results)["training_budget"].tolist() == ["quick", "-", "fit"]
-    results["results"][2]["score_interval"]["low"] = 0.55
     results["results"][2]["rule_differences"] = 2
     flags = leaderboard_frame(results)["flags"].tolist()
-    assert flags[0] == "one-to-one differs in 2 group(s)" and flags[1] == "tied with c"
+    assert flags == ["one-to-one differs in 2 group(s)", "", ""]  # no comparisons: no ties
+    # ties come from the paired comparisons (marginal intervals overlapping or not)
+    pair = {"a": "c", "b": "b", "p_value": 0.41, "p_adjusted": 0.41, "significant": False}
+    results["comparisons"] = {"groups": [["c", "b"]], "pairs": [pair]}
+    frame = leaderboard_frame(results)
+    assert frame["group"].tolist() == [1, 1, pd.NA]
+    assert frame["flags"].tolist()[1] == "not significantly different from c (p=0.41)"
+    results["comparisons"]["groups"] = [["b", "c"]]  # group order differing from the ranks
+    flags = leaderboard_frame(results)["flags"].tolist()
+    assert flags[1] == "not significantly different from c (p=0.41)"
+    results["comparisons"] = {"groups": [["c"], ["b"]], "pairs": [{**pair, "significant": True}]}
+    frame = leaderboard_frame(results)
+    assert frame["group"].tolist() == [1, 2, pd.NA] and frame["flags"].tolist()[1] == ""
 
 
 def test_markdown_leaderboard_shows_the_new_columns():
@@ -207,7 +246,7 @@ def test_markdown_leaderboard_shows_the_new_columns():
 
 def test_report_rejects_unknown_formats(results_path, tmp_path):
     assert main(["report", str(results_path), "--format", "pdf", "--out", str(tmp_path)]) == 2
-    assert read_results(results_path)["schema_version"] == 2
+    assert read_results(results_path)["schema_version"] == 3
 
 
 def test_report_says_what_is_missing(results_path, tmp_path):

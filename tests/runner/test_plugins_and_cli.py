@@ -218,7 +218,7 @@ def test_run_writes_the_markdown_and_html_report_unless_told_not_to(tmp_path, ca
     assert sorted(p.name for p in report.iterdir()) == ["figures", "report.html", "report.md"]
     text = (report / "report.md").read_text()
     assert "# Leaderboard: phantom:tiny (test split, 2 runs)" in text
-    assert "| 1 | oracle | 1.0000 [1.000, 1.000] | 1.0000 |" in text
+    assert "| 1 | oracle | 1.0000 [1.000, 1.000] | 1 | 1.0000 |" in text
     assert "Missing data" not in text and "(figures/slices_0.png)" in text
     images = []
 

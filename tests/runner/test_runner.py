@@ -87,7 +87,7 @@ def test_run_benchmark_writes_versioned_results(tmp_path):
     )
     summary = run_benchmark(config, progress=False)
     results = read_results(tmp_path / "out" / "results.json")
-    assert results["schema_version"] == 2
+    assert results["schema_version"] == 3
     assert results["dataset"]["split"] == "test" and results["dataset"]["runs"] == [
         "TS_001",
         "TS_002",

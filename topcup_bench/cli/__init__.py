@@ -24,7 +24,9 @@ import warnings
 
 import click
 
+import topcup_bench.quiet as quiet  # first: before anything imports matplotlib
 from topcup_bench import __version__
+from topcup_bench.cli.cache import cache_command
 from topcup_bench.cli.compare import compare_command
 from topcup_bench.cli.listing import list_command
 from topcup_bench.cli.phantom import phantom_command
@@ -58,6 +60,7 @@ cli.add_command(list_command)
 cli.add_command(compare_command)
 cli.add_command(report_command)
 cli.add_command(train_command)
+cli.add_command(cache_command)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -71,8 +74,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status instead of raising it."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet.quiet_library_logging():
         warnings.simplefilter("always", TopcupBenchWarning)
+        quiet.ignore_unactionable_warnings()
         warnings.showwarning = _show_warning
         return _run(argv)
 

@@ -20,12 +20,12 @@ __all__ = ["list_command", "describe_pickers"]
 @click.command("list")
 @click.argument("what", type=click.Choice(["datasets", "pickers"]))
 def list_command(what: str) -> None:
-    """List what topcup-bench knows: WHAT is ``datasets`` or ``pickers``.
+    """List what topcup-bench knows: WHAT is 'datasets' or 'pickers'.
 
     Besides the listed datasets, any copick project (path to its config JSON)
-    and any Kaggle competition folder (``kaggle:DIR``) can be used; pickers of
+    and any Kaggle competition folder (kaggle:DIR) can be used; pickers of
     other packages appear here once installed (entry-point group
-    ``topcup_bench.pickers``).
+    topcup_bench.pickers).
     """
     frame = describe_datasets() if what == "datasets" else describe_pickers()
     title = (

@@ -12,10 +12,18 @@ from rich.console import Console
 from topcup_bench.benchmark_config import BenchmarkConfig, load_config
 from topcup_bench.errors import InputError
 from topcup_bench.executors import EXECUTORS
-from topcup_bench.pickers import parse_picker_spec, split_picker_list
+from topcup_bench.pickers import DEFAULT_PICKERS, parse_picker_spec, split_picker_list
+from topcup_bench.reports.terminal import terminal_width
 from topcup_bench.workflow import REPORT_FOLDER, REPORT_FORMATS, run_benchmark
 
 __all__ = ["run_command", "REPORT_FOLDER", "REPORT_FORMATS"]
+
+#: The default pickers depend on the install: topcup needs the topcup extra.
+_TOPCUP_NOTE = (
+    " (topcup: the TopCUP ensemble, trained with the quick budget)"
+    if "topcup" in DEFAULT_PICKERS
+    else "; topcup joins them when PyTorch and MONAI are installed (the topcup extra)"
+)
 
 
 @click.command("run")
@@ -28,8 +36,7 @@ __all__ = ["run_command", "REPORT_FOLDER", "REPORT_FORMATS"]
     "--pickers",
     "picker_specs",
     help="Comma-separated pickers, each NAME or NAME:key=value;key=value "
-    "[default: oracle,random,blob,template,forest, and topcup when PyTorch and MONAI are "
-    "installed]. See 'topcup-bench list pickers'. "
+    f"[default: {','.join(DEFAULT_PICKERS)}{_TOPCUP_NOTE}]. See 'topcup-bench list pickers'. "
     "A label (label=NAME) is a plain name: letters, digits, '_', '-', '.', '+'.",
 )
 @click.option("--split", help="Runs to pick on: test (default), train or all.")
@@ -175,8 +182,8 @@ def run_command(
         progress=not quiet,
         report_formats=() if no_report else REPORT_FORMATS,
     )
-    console = Console(file=sys.stdout, width=None if sys.stdout.isatty() else 200)
-    console.print(summary.table)
+    console = Console(file=sys.stdout, width=terminal_width(sys.stdout))
+    console.print(summary.leaderboard(console.width))
     for line in summary.lines:  # only what was written (nothing when no picker succeeded)
         console.print(line, soft_wrap=True)
     if summary.failed:

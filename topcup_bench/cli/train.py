@@ -63,16 +63,30 @@ def _runs(text: str | None) -> list[str] | None:
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the recipe's epochs.")
 @click.option("--steps-per-epoch", type=click.IntRange(min=1), help="Override the epoch length.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Items (of 4 crops) per step.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Items per step; an item is 2 crops of one tomogram in the quick and standard "
+    "recipes, 4 in the others [default: the recipe's: 1 for quick and standard, 8 for "
+    "kaggle, 16 for topcup].",
+)
 @click.option(
     "--accumulate",
     type=click.IntRange(min=1),
     help="Split every batch into this many micro-batches (less memory, same batch).",
 )
 @click.option("--lr", type=float, help="Override the learning rate.")
-@click.option("--crop", type=click.IntRange(min=32), help="Crop edge (multiple of 32).")
 @click.option(
-    "--amp", type=click.Choice(["auto", "bf16", "off"]), help="bf16 autocast: auto = on CUDA only."
+    "--crop",
+    type=click.IntRange(min=32),
+    help="Crop edge in voxels (multiple of 32) [default: the recipe's: 64 for quick and "
+    "standard, 96 for kaggle and topcup].",
+)
+@click.option(
+    "--amp",
+    type=click.Choice(["auto", "bf16", "off"]),
+    help="bf16 autocast: auto = on CUDA only [default: the recipe's: bf16 for kaggle, auto "
+    "for the others].",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, ...")
@@ -139,8 +153,8 @@ def train_command(dataset_spec, train_runs, val_runs, backbone, recipe, out_dir,
     The checkpoint (OUT/model.pt) holds the validated weights (EMA or raw), the
     classes in channel order, radii, per-class thresholds found on the validation
     runs, voxel size, axis order, backbone, recipe (with the per-class loss
-    weights, copick ``metadata.class_loss_weight``, and the initial weights),
-    split and versions; use it with the picker as ``topcup:weights=OUT/model.pt``.
+    weights, copick metadata.class_loss_weight, and the initial weights),
+    split and versions; use it with the picker as 'topcup:weights=OUT/model.pt'.
     """
     try:
         from topcup_bench.pickers.topcup.run_folder import check_out_dir

@@ -3,6 +3,7 @@
 Dataset specifications understood by :func:`open_dataset`:
 
 * ``phantom:default`` — the embedded benchmark (see :data:`PHANTOM_DATASETS`);
+* ``phantom:paper`` — ``phantom:default`` with 40 test runs, for papers;
 * ``phantom:tiny`` — a few tiny runs for tests and smoke runs;
 * ``phantom:PRESET[?runs=N&seed=S&test=K&flavours=a,b]`` — any generator preset
   (``small``, ``quarter-hard``, ...), with optional overrides;
@@ -24,6 +25,7 @@ from urllib.parse import parse_qsl
 
 import pandas as pd
 
+from topcup_bench.cache_folder import mark_cache
 from topcup_bench.datasets.dataset import CopickDataset, Dataset
 from topcup_bench.datasets.kaggle_layout import KaggleDataset
 from topcup_bench.datasets.phantom.presets import list_presets, resolve_preset
@@ -68,6 +70,15 @@ PHANTOM_DATASETS = {
         4,
         "the embedded benchmark: 10 runs of 92 x 160 x 160 voxels (10 Å), kaggle-like "
         "difficulty; 6 train (4 to fit, 2 to tune thresholds), 4 test",
+    ),
+    "paper": PhantomDataset(
+        "small-kaggle-like",
+        46,
+        0,
+        40,
+        "for comparisons in a paper: phantom:default's 6 train runs (the same tomograms, so "
+        "trained pickers are shared) and 40 test runs (the first 4 are phantom:default's), "
+        "enough for a minimal detectable difference of about 0.05",
     ),
     "tiny": PhantomDataset(
         "tiny", 5, 0, 2, "5 tiny runs for tests and smoke runs; 3 train (2 fit, 1 tune), 2 test"
@@ -132,6 +143,7 @@ def _open(text: str, progress: bool) -> Dataset:
     if text.startswith("phantom:"):
         project = phantom_spec(text)
         name = text.removeprefix("phantom:").split("?")[0]
+        mark_cache(cache_dir())  # a new cache folder gets its CACHEDIR.TAG
         folder = cache_dir() / "phantoms" / f"{name}-{project.cache_key()}"
         config = write_phantom_project(
             folder, project, progress=progress, size_source=f"{text}: runs"

@@ -17,7 +17,14 @@ from topcup_bench.metrics.counts import RunClassCounts
 from topcup_bench.metrics.fbeta import precision_recall_fbeta_arrays
 from topcup_bench.metrics.score import ScoreResult
 
-__all__ = ["BootstrapInterval", "bootstrap_score", "check_bootstrap_fits"]
+__all__ = [
+    "BootstrapInterval",
+    "bootstrap_score",
+    "check_bootstrap_fits",
+    "check_resampling",
+    "resample_multiplicities",
+    "resampled_fbeta",
+]
 
 
 @dataclass(frozen=True)
@@ -89,14 +96,7 @@ def bootstrap_score(
             f"bootstrap_score: result must be a ScoreResult (from score_picks), "
             f"got {type(result).__name__}"
         )
-    if not _is_int(n_resamples) or n_resamples < 1:
-        raise InputError(
-            "--bootstrap (n_resamples)", f"expected a positive integer, found {n_resamples!r}"
-        )
-    if not _is_int(seed) or seed < 0:
-        raise InputError("--seed (seed)", f"expected an integer >= 0, found {seed!r}")
-    if not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
-        raise InputError("confidence", f"expected a level between 0 and 1, found {confidence!r}")
+    check_resampling(n_resamples, seed, confidence)
     counts = result.counts
     check_bootstrap_fits(int(n_resamples), len(counts.experiments), len(counts.classes))
     weights = np.array([result.classes[c].weight for c in counts.classes])
@@ -119,6 +119,24 @@ def bootstrap_score(
 
 def _is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_resampling(n_resamples: object, seed: object, confidence: object) -> None:
+    """Refuse a non-positive resample count, a negative seed or a level outside (0, 1).
+
+    Raises
+    ------
+    InputError
+        Naming the option (``--bootstrap``, ``--seed``, ``confidence``) and the value.
+    """
+    if not _is_int(n_resamples) or n_resamples < 1:
+        raise InputError(
+            "--bootstrap (n_resamples)", f"expected a positive integer, found {n_resamples!r}"
+        )
+    if not _is_int(seed) or seed < 0:
+        raise InputError("--seed (seed)", f"expected an integer >= 0, found {seed!r}")
+    if not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
+        raise InputError("confidence", f"expected a level between 0 and 1, found {confidence!r}")
 
 
 def check_bootstrap_fits(n_resamples: int, n_experiments: int, n_classes: int) -> None:
@@ -154,11 +172,45 @@ def resampled_scores(
     seed: int,
 ) -> np.ndarray:
     """Scores of ``n_resamples`` bootstrap resamples of the experiments, shape (n_resamples,)."""
-    n_experiments = len(counts.experiments)
+    multiplicity = resample_multiplicities(len(counts.experiments), n_resamples, seed)
+    if total_weight <= 0:
+        return np.zeros(n_resamples)
+    return (resampled_fbeta(counts, multiplicity, beta) @ weights) / total_weight
+
+
+def resample_multiplicities(n_experiments: int, n_resamples: int, seed: int) -> np.ndarray:
+    """How often each experiment is drawn in each bootstrap resample.
+
+    Every resample draws ``n_experiments`` experiments with replacement
+    (``numpy.random.default_rng(seed)``); the same seed gives the same resamples,
+    so pickers scored on the same experiments share them (a paired bootstrap).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_resamples, n_experiments)
+        Each row sums to ``n_experiments``.
+    """
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_experiments, size=(n_resamples, n_experiments))
     multiplicity = np.zeros((n_resamples, n_experiments), dtype=np.int64)
     np.add.at(multiplicity, (np.arange(n_resamples)[:, None], draws), 1)
+    return multiplicity
+
+
+def resampled_fbeta(counts: RunClassCounts, multiplicity: np.ndarray, beta: float) -> np.ndarray:
+    """Per-class F-beta of the micro-aggregated counts of each resample.
+
+    Parameters
+    ----------
+    counts : RunClassCounts
+        Counts of E experiments and T classes.
+    multiplicity : ndarray of int, shape (R, E)
+        From :func:`resample_multiplicities`.
+    beta : float
+
+    Returns
+    -------
+    ndarray of float64, shape (R, T)
+    """
     tp, fp, fn = (multiplicity @ table for table in (counts.tp, counts.fp, counts.fn))
-    fbeta = precision_recall_fbeta_arrays(tp, fp, fn, beta)[2]
-    return (fbeta @ weights) / total_weight if total_weight > 0 else np.zeros(n_resamples)
+    return precision_recall_fbeta_arrays(tp, fp, fn, beta)[2]

@@ -69,7 +69,7 @@ def compare_results(
     Parameters
     ----------
     base, new : dict
-        Results documents (schema version 2); ``new`` is checked against ``base``.
+        Results documents (schema version 3); ``new`` is checked against ``base``.
     score_tolerance : float
         Largest acceptable score drop, finite and >= 0.
     time_ratio : float

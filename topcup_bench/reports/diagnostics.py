@@ -3,8 +3,10 @@
 ``topcup-bench run`` writes ``truth.csv`` and ``picks/<picker>.csv`` beside
 ``results.json``; from them this module draws, per results file:
 
-* precision–recall curves and F-beta against the threshold per class, with
-  each picker's own operating point marked;
+* precision–recall curves per class, and F-beta per class against the
+  fraction of the picker's candidate picks of that class kept (highest scores
+  first: the threshold, made comparable between pickers whose scores span
+  0–1 and 0–8), with each picker's own operating point marked;
 * histograms of matched distances as a fraction of the particle radius;
 * F-beta against the distance multiplier (0.25, 0.5, 0.8, 1.0 × R);
 * score against seconds per tomogram (from ``results.json`` alone).
@@ -27,7 +29,7 @@ from topcup_bench.operating_points import picks_at_operating_point
 from topcup_bench.reports.plots import PALETTE, save_figure
 from topcup_bench.types import ClassCatalogue, ParticleClass
 
-__all__ = ["diagnostic_figures"]
+__all__ = ["diagnostic_figures", "kept_fraction"]
 
 
 def diagnostic_figures(
@@ -86,9 +88,10 @@ def diagnostic_figures(
     figures["Precision-recall curves per class (dot: own operating point)"] = _curves(
         truth, picks, classes, out_stem.with_name(stem + "_pr"), "pr"
     )
-    figures["F-beta against the threshold per class (dot: own operating point)"] = _curves(
-        truth, picks, classes, out_stem.with_name(stem + "_threshold"), "threshold"
-    )
+    figures[
+        "F-beta per class against the fraction of each picker's picks kept, highest scores "
+        "first (the threshold on a common scale; dot: own operating point)"
+    ] = _curves(truth, picks, classes, out_stem.with_name(stem + "_threshold"), "threshold")
     figures["Matched distances (fraction of the particle radius)"] = _distances(
         truth, picks, classes, out_stem.with_name(stem + "_distances")
     )
@@ -110,6 +113,12 @@ def _grid(n: int) -> tuple[plt.Figure, np.ndarray]:
 
 
 def _curves(truth, picks, classes, stem: Path, kind: str) -> Path:
+    """Per-class panels: precision against recall (``"pr"``) or F-beta against the kept fraction.
+
+    ``"threshold"`` puts every picker on the same x axis, the fraction of its
+    candidate picks of the class kept (score above the threshold), so that
+    pickers whose scores span different ranges stay comparable.
+    """
     names = [c.name for c in classes.by_size() if c.name in set(truth["particle_type"])]
     figure, axes = _grid(len(names))
     for colour, (picker, (table, entry)) in zip(PALETTE, picks.items(), strict=False):
@@ -126,16 +135,65 @@ def _curves(truth, picks, classes, stem: Path, kind: str) -> Path:
                     curve.recall[kept], curve.precision[kept], color=colour, label=picker, lw=1.2
                 )
                 ax.plot(point["recall"], point["precision"], "o", color=colour, ms=4)
-                ax.set_xlabel("recall")
-                ax.set_ylabel("precision")
             else:
-                ax.step(curve.thresholds, curve.fbeta, where="post", color=colour, label=picker)
-                ax.plot(own.get(name, curve.thresholds[0]), point["fbeta"], "o", color=colour, ms=4)
-                ax.set_xlabel("threshold (keep score >)")
-                ax.set_ylabel("F-beta")
+                fraction, at_own = kept_fraction(curve.n_kept, point["n_kept"])
+                ax.plot(fraction, curve.fbeta, color=colour, label=picker, lw=1.2)
+                ax.plot(at_own, point["fbeta"], "o", color=colour, ms=4)
             ax.set_title(name, fontsize=9)
-    axes[0].legend(fontsize=7)
+    for ax in axes[: len(names)]:
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.05)
+        if kind == "pr":
+            ax.set_xlabel("recall")
+            ax.set_ylabel("precision")
+        else:
+            ax.set_xlabel("fraction of the picker's picks kept")
+            ax.set_ylabel("F-beta (beta = 4)")
+    _legend_below(figure, axes[0])
     return save_figure(figure, stem)[0]
+
+
+def kept_fraction(n_kept: np.ndarray, at_own: float) -> tuple[np.ndarray, float]:
+    """Fractions of the candidate picks kept along a threshold sweep, and at one operating point.
+
+    Parameters
+    ----------
+    n_kept : ndarray of int, shape (K,)
+        Picks kept at each threshold of the sweep, ascending thresholds (the
+        first keeps every pick).
+    at_own : float
+        Picks kept at the picker's own threshold (NaN: no single point).
+
+    Returns
+    -------
+    fractions : ndarray of float64, shape (K,)
+        ``n_kept / n_kept[0]`` (all zeros when the picker has no pick of the class).
+    at_own : float
+        ``at_own / n_kept[0]`` (NaN when there are no picks).
+
+    Examples
+    --------
+    >>> kept_fraction(np.array([4, 3, 1, 0]), 3)
+    (array([1.  , 0.75, 0.25, 0.  ]), 0.75)
+    """
+    total = float(n_kept[0]) if len(n_kept) else 0.0
+    if total <= 0:
+        return np.zeros(len(n_kept)), float("nan")
+    return np.asarray(n_kept, dtype=np.float64) / total, float(at_own) / total
+
+
+def _legend_below(figure: plt.Figure, axes: plt.Axes) -> None:
+    """The figure's legend under the axes, outside the data (nothing drawn: no legend)."""
+    handles, labels = axes.get_legend_handles_labels()
+    if handles:
+        figure.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=min(len(handles), 5),
+            fontsize=8,
+            frameon=False,
+        )
 
 
 def _distances(truth, picks, classes, stem: Path) -> Path:
@@ -153,7 +211,7 @@ def _distances(truth, picks, classes, stem: Path) -> Path:
     ax.axvline(0.5, color="grey", ls="--", lw=1)
     ax.set_xlabel("distance to the nearest pick / particle radius R (0.5: competition radius)")
     ax.set_ylabel("ground-truth points")
-    ax.legend(fontsize=7)
+    _legend_below(figure, ax)
     return save_figure(figure, stem)[0]
 
 
@@ -166,7 +224,7 @@ def _multipliers(truth, picks, classes, stem: Path) -> Path:
     ax.set_xlabel("match radius (fraction of the particle radius R)")
     ax.set_ylabel("weighted F-beta at own thresholds")
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=7)
+    _legend_below(figure, ax)
     return save_figure(figure, stem)[0]
 
 
@@ -189,8 +247,7 @@ def _speed(entries: list[dict[str, Any]], stem: Path) -> Path:
     ax.set_xlabel("seconds per tomogram (pick, median; log scale)")
     ax.set_ylabel("weighted F-beta (95% CI)")
     ax.set_ylim(0, 1.05)
-    if entries:
-        ax.legend(fontsize=7)
+    _legend_below(figure, ax)
     return save_figure(figure, stem)[0]
 
 

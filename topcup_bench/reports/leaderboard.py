@@ -5,7 +5,10 @@ the picker's own thresholds with its bootstrap interval, the score at the best
 thresholds ("optimistic": chosen on the same runs), per-class F-beta (classes
 ordered by size; weight-0 classes marked), precision and recall weighted like
 the score, TP/FP/FN summed over the classes, seconds per tomogram, the training
-budget and status.
+budget and status.  The "group" column and the "not significantly different"
+flags come from the document's paired comparisons (``comparisons``: paired
+bootstrap and permutation test over runs, Holm-adjusted); the marginal
+intervals are shown too but do not decide ties.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ from rich.table import Table
 
 __all__ = [
     "class_columns",
+    "detectable_difference_line",
+    "leaderboard_explanation",
     "leaderboard_frame",
+    "leaderboard_table",
     "render_leaderboard_markdown",
     "render_leaderboard_rich",
     "results_warnings",
@@ -30,13 +36,16 @@ def leaderboard_frame(results: dict[str, Any]) -> pd.DataFrame:
     Parameters
     ----------
     results : dict
-        A results document (``results.json``, schema version 1).
+        A results document (``results.json``, schema version 3).
 
     Returns
     -------
     pandas.DataFrame
         One row per picker, best first (failed pickers last). Columns: ``rank``,
         ``picker``, ``score``, ``ci_low``, ``ci_high`` (bootstrap 95 % interval),
+        ``group`` (1-based index of the picker's group in ``comparisons.groups``:
+        pickers of one group are not significantly different from the group's
+        best; missing for failed pickers or a document without comparisons),
         ``score_best`` (optimistic), one F-beta column per class (by radius;
         ``"<name> (w0)"`` for weight-0 classes), ``precision`` and ``recall``
         (per-class values at the picker's own thresholds, weighted like the
@@ -45,13 +54,22 @@ def leaderboard_frame(results: dict[str, Any]) -> pd.DataFrame:
         (median pick seconds), ``fit_s``, ``training_budget`` (the card's
         ``budget`` parameter; ``"fit"`` for a picker fitted, or trainable, without
         one; ``"-"`` for untrained pickers), ``thresholds`` (how the operating point
-        was set: the entry's ``threshold_source``), ``status`` and ``flags`` (ties,
-        one-to-one differences, dropped picks). Values of failed pickers are missing.
+        was set: the entry's ``threshold_source``), ``status`` and ``flags`` ("not
+        significantly different from X (p=...)" with the Holm-adjusted p-value of
+        the pair, for a picker in the same group as the one ranked above it, X
+        being the group's best; one-to-one differences; dropped picks). Values of
+        failed pickers are missing.
     """
     classes = sorted(
         results["dataset"]["classes"].items(),
         key=lambda item: (item[1]["radius_angstrom"], item[0]),
     )
+    comparisons = results.get("comparisons") or {}
+    group_of = {
+        name: index
+        for index, group in enumerate(comparisons.get("groups") or [], start=1)
+        for name in group
+    }
     rows = []
     for entry in results["results"]:
         ok = entry["status"] == "ok"
@@ -60,6 +78,7 @@ def leaderboard_frame(results: dict[str, Any]) -> pd.DataFrame:
             "score": entry.get("score") if ok else None,
             "ci_low": entry["score_interval"]["low"] if ok else None,
             "ci_high": entry["score_interval"]["high"] if ok else None,
+            "group": group_of.get(entry["picker"]) if ok else None,
             "score_best": entry.get("score_best") if ok else None,
         }
         for name, info in classes:
@@ -76,12 +95,12 @@ def leaderboard_frame(results: dict[str, Any]) -> pd.DataFrame:
         row["rule_differences"] = entry.get("rule_differences", 0) if ok else 0
         rows.append(row)
     frame = pd.DataFrame(rows)
-    frame[["tp", "fp", "fn"]] = frame[["tp", "fp", "fn"]].astype("Int64")  # counts stay integers
+    frame[["tp", "fp", "fn", "group"]] = frame[["tp", "fp", "fn", "group"]].astype("Int64")
     frame["_failed"] = frame["score"].isna()
     frame = frame.sort_values(["_failed", "score"], ascending=[True, False], kind="stable")
     frame = frame.drop(columns="_failed").reset_index(drop=True)
     frame.insert(0, "rank", range(1, len(frame) + 1))
-    frame["flags"] = _flags(frame)
+    frame["flags"] = _flags(frame, comparisons)
     return frame.drop(columns=["rule_differences", "dropped_picks"])
 
 
@@ -115,15 +134,29 @@ def _budget(entry: dict[str, Any]) -> str:
     return "fit" if fitted else "-"
 
 
-def _flags(frame: pd.DataFrame) -> list[str]:
-    """Ties (95 % interval overlapping the next better picker's) and one-to-one differences."""
+def _flags(frame: pd.DataFrame, comparisons: dict[str, Any]) -> list[str]:
+    """Paired ties (same group as the picker above), one-to-one differences, dropped picks.
+
+    A picker in the same group as the one ranked just above it is "not
+    significantly different from" its group's best picker (the one it was
+    tested against), with the Holm-adjusted p-value of that pair.
+    """
+    groups = comparisons.get("groups") or []
+    adjusted = {
+        frozenset((pair["a"], pair["b"])): pair.get("p_adjusted")
+        for pair in comparisons.get("pairs") or []
+    }
     flags = []
     for i, row in frame.iterrows():
         marks = []
-        if i > 0 and pd.notna(row["score"]) and pd.notna(frame.loc[i - 1, "ci_low"]):
-            above = frame.loc[i - 1]
-            if row["ci_high"] >= above["ci_low"]:
-                marks.append(f"tied with {above['picker']}")
+        group = row["group"]
+        if i > 0 and pd.notna(group) and frame.loc[i - 1, "group"] == group:
+            best = groups[int(group) - 1][0]
+            if best == row["picker"]:  # scores level to the last bit: the group's order differs
+                best = frame.loc[i - 1, "picker"]
+            p = adjusted.get(frozenset((best, row["picker"])))
+            shown = f" (p={p:.2f})" if isinstance(p, (int, float)) else ""
+            marks.append(f"not significantly different from {best}{shown}")
         if row["rule_differences"]:
             marks.append(f"one-to-one differs in {int(row['rule_differences'])} group(s)")
         if row["dropped_picks"]:
@@ -143,6 +176,7 @@ def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         "rank",
         "picker",
         "score [95% CI]",
+        "group",
         "best-threshold score (optimistic)",
         *classes,
         "weighted precision",
@@ -169,6 +203,7 @@ def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
                 str(row["rank"]),
                 row["picker"],
                 score,
+                _number(row["group"], ".0f"),
                 best,
                 *(_number(row[c]) for c in classes),
                 _number(row["precision"]),
@@ -187,6 +222,7 @@ def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 _FIXED = {
     "flags",
+    "group",
     "rank",
     "picker",
     "score",
@@ -202,16 +238,15 @@ _FIXED = {
 }
 
 
-def render_leaderboard_markdown(frame: pd.DataFrame, results: dict[str, Any]) -> str:
-    """Markdown leaderboard with a caption naming the dataset, split and metric."""
-    header, rows = _cells(frame)
+def leaderboard_table(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """The leaderboard's readable header ("score [95% CI]", ...) and formatted cells."""
+    return _cells(frame)
+
+
+def leaderboard_explanation(results: dict[str, Any]) -> str:
+    """The paragraph under the leaderboard: the metric and what each column means."""
     metric = results["metric"]
-    dataset = results["dataset"]
-    lines = [
-        f"# Leaderboard: {dataset.get('spec') or dataset['identity'].get('name')} "
-        f"({dataset['split']} split, "
-        f"{len(dataset['runs'])} runs)",
-        "",
+    return (
         f"Metric: F-beta (beta {metric['beta']:g}), rule {metric['rule']}, match radius "
         f"{metric['distance_multiplier']:g} x R, weighted over all classes; per-class columns are "
         "F-beta at each picker's own thresholds; (w0) marks weight-0 classes. The best-threshold "
@@ -219,16 +254,69 @@ def render_leaderboard_markdown(frame: pd.DataFrame, results: dict[str, Any]) ->
         "weighted over the classes like the score; TP, FP and FN are summed over all classes "
         "(own thresholds). Training budget: the picker's budget parameter, 'fit' for a trained "
         "picker without one, '-' when untrained. Thresholds: how each picker's operating point "
-        "was set (out of sample: on held-out train runs or by cross-validation over runs).",
+        "was set (out of sample: on held-out train runs or by cross-validation over runs)."
+    )
+
+
+def render_leaderboard_markdown(frame: pd.DataFrame, results: dict[str, Any]) -> str:
+    """Markdown leaderboard with a caption naming the dataset, split and metric."""
+    header, rows = _cells(frame)
+    dataset = results["dataset"]
+    lines = [
+        f"# Leaderboard: {dataset.get('spec') or dataset['identity'].get('name')} "
+        f"({dataset['split']} split, "
+        f"{len(dataset['runs'])} runs)",
+        "",
+        leaderboard_explanation(results),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
     ]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    resolution = detectable_difference_line(results)
+    if resolution:
+        lines += ["", resolution]
     notes = results_warnings(results)
     if notes:
         lines += ["", "Warnings:", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def detectable_difference_line(results: dict[str, Any], *, short: bool = False) -> str | None:
+    """What the benchmark can resolve: the minimal detectable difference, one sentence.
+
+    None for a document without ``comparisons`` (or with no successful picker).
+    ``short`` gives the terminal's wording (no method sentence).
+    """
+    comparisons = results.get("comparisons")
+    if not comparisons or not comparisons.get("groups"):
+        return None
+    n_runs = comparisons.get("n_experiments", len(results["dataset"]["runs"]))
+    alpha = comparisons.get("alpha", 0.05)
+    power = comparisons.get("power", 0.8)
+    mdd = comparisons.get("minimal_detectable_difference")
+    smallest = comparisons.get("smallest_p_value")
+    lead = (
+        "minimal detectable difference of the score"
+        if short
+        else "Minimal detectable difference of the weighted score"
+    )
+    if mdd is None and isinstance(smallest, (int, float)) and smallest >= alpha:
+        return (
+            f"{lead} on these {n_runs} runs: none (with {n_runs} runs the paired permutation "
+            f"test's smallest possible p-value is {smallest:.3g} >= alpha {alpha:g}, so no "
+            "difference can be significant; score more runs, e.g. --dataset phantom:paper)."
+        )
+    if mdd is None:
+        return f"{lead} on these {n_runs} runs: not available (fewer than 2 runs to resample)."
+    how = "paired bootstrap" if comparisons.get("pairs") else "one picker's bootstrap x sqrt(2)"
+    if short:
+        return f"{lead} on these {n_runs} runs: {mdd:.3f} ({how}, {power * 100:g} % power)"
+    return (
+        f"{lead} on these {n_runs} runs: {mdd:.3f} ({how}, {power * 100:g} % power, alpha "
+        f"{alpha:g}). Groups and the 'not significantly different' flags come from a paired "
+        "permutation test over runs (Holm-adjusted p)."
+    )
 
 
 def results_warnings(results: dict[str, Any]) -> list[str]:

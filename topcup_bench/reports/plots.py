@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import matplotlib
@@ -21,7 +20,6 @@ __all__ = [
     "score_heatmap",
     "score_matrix",
     "save_figure",
-    "figure_data_uri",
     "PALETTE",
 ]
 
@@ -141,9 +139,3 @@ def save_figure(figure: plt.Figure, stem: Path) -> list[Path]:
         figure.savefig(path, dpi=120)
     plt.close(figure)
     return paths
-
-
-def figure_data_uri(path: Path) -> str:
-    """A ``data:`` URI embedding a PNG file (for self-contained HTML)."""
-    encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f"data:image/png;base64,{encoded}"

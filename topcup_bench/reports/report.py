@@ -1,14 +1,20 @@
-"""One report from one or more results files: a section per dataset and a combined view.
+"""One report from one or more results files: a section per results file, a combined view,
+and a Methods paragraph.
 
-Figures are PNG and SVG under ``OUT/figures`` (the central slices: PNG only),
-listed in ``report.md`` and embedded in the self-contained ``report.html``.
+Both ``report.md`` and the self-contained ``report.html`` are rendered from the
+same blocks, so they hold the same sections, tables, paragraphs and figure
+numbers (one counter over the whole report, in reading order).  Figures are PNG
+and SVG under ``OUT/figures`` (the central slices: PNG only), shown as images in
+``report.md`` (relative paths) and embedded in ``report.html``.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -17,22 +23,32 @@ from topcup_bench.errors import InputError
 from topcup_bench.output_folder import claim_output_folder
 from topcup_bench.reports.diagnostics import diagnostic_figures
 from topcup_bench.reports.leaderboard import (
+    class_columns,
+    detectable_difference_line,
+    leaderboard_explanation,
     leaderboard_frame,
-    render_leaderboard_markdown,
+    leaderboard_table,
     results_warnings,
 )
-from topcup_bench.reports.plots import (
-    fbeta_bars,
-    figure_data_uri,
-    save_figure,
-    score_heatmap,
-    score_matrix,
+from topcup_bench.reports.methods import methods_paragraph
+from topcup_bench.reports.plots import fbeta_bars, save_figure, score_heatmap, score_matrix
+from topcup_bench.reports.render import (
+    Block,
+    Bullets,
+    FigureBlock,
+    Heading,
+    Paragraph,
+    TableBlock,
+    to_csv,
+    to_html,
+    to_json,
+    to_latex,
+    to_markdown,
 )
-from topcup_bench.reports.render import to_csv, to_html, to_json, to_latex
 from topcup_bench.reports.run_slices import run_slice_figure
 from topcup_bench.results import read_results
 
-__all__ = ["FORMATS", "write_report", "render_report"]
+__all__ = ["FORMATS", "write_report", "render_report", "section_headings"]
 
 FORMATS = ("md", "html", "csv", "json", "tex")
 
@@ -91,74 +107,85 @@ def render_report(
 ) -> list[Path]:
     """Render the report of ``results_paths`` into the plain folder ``out``; return its files.
 
-    One section per results file (leaderboard, per-class F-beta bars, the
-    diagnostic figures and the central slices of the first scored run); with
-    several files a combined view (datasets × pickers score table and heatmap).
-    Figures whose data are missing are listed under "Missing data".  Files in
-    ``out`` with the same names are replaced; use :func:`write_report` for a
-    folder a user may own.  ``shown_paths`` are the results files' names in
-    the report (default ``results_paths``; ``run`` renders from its staging
-    folder but names the final ``OUT/results.json``).
+    One section per results file, headed by its dataset, file and run time
+    (:func:`section_headings`: never two alike): the leaderboard with its
+    explanation and warnings, then its figures (per-class F-beta bars, the
+    diagnostic figures, the central slices of the first scored run).  With
+    several files a combined view (datasets × pickers score table and
+    heatmap).  Then "Methods" (:func:`~topcup_bench.reports.methods.methods_paragraph`
+    of each file) and "Missing data" (figures that could not be drawn, and
+    why).  Files in ``out`` with the same names are replaced; use
+    :func:`write_report` for a folder a user may own.  ``shown_paths`` are the
+    results files' names in the report (default ``results_paths``; ``run``
+    renders from its staging folder but names the final ``OUT/results.json``).
     """
     documents = [(os.fspath(p), read_results(p)) for p in results_paths]
     shown = [os.fspath(p) for p in (shown_paths or results_paths)]
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(exist_ok=True)
-    sections, frames, figures, written, notes = [], {}, {}, [], []
-    cautions: list[str] = []  # in report.md they follow each leaderboard; in HTML, listed
-    labels = _row_labels([(name, doc[1]) for name, doc in zip(shown, documents, strict=True)])
+    named = [(name, doc) for name, (_, doc) in zip(shown, documents, strict=True)]
+    headings = section_headings(named)
+    labels = _row_labels(named)
+    blocks: list[Block] = [
+        Heading("topcup-bench report", 1),
+        Paragraph(
+            f"{len(documents)} results file(s): {', '.join(shown)}. Figures are PNG under "
+            "figures/ (SVG beside them), embedded in report.html."
+        ),
+    ]
+    numbers = itertools.count(1)
+    frames, written, notes, tex = {}, [], [], []
     for index, (path, results) in enumerate(documents):
         frame = leaderboard_frame(results)
-        dataset = results["dataset"]
-        label = dataset.get("spec") or dataset["identity"].get("name")
-        heading = f"{label} ({dataset['split']} split)"
-        caption = (
-            f"{shown[index]}: {len(dataset['runs'])} runs; F-beta (beta 4), competition rule, "
-            "match radius 0.5 x R; per-class columns at each picker's own thresholds"
-        )
-        sections.append((heading, frame, caption, results))
         frames[labels[index]] = frame
-        stem = out / "figures" / f"fbeta_{index}"
-        written += save_figure(fbeta_bars(frame, heading), stem)
-        figures[f"Figure {index + 1}: per-class F-beta, {heading}"] = stem.with_suffix(".png")
-        extra, missing = diagnostic_figures(
-            results, Path(path).parent, out / "figures" / f"d{index}"
+        blocks += _leaderboard_blocks(headings[index], frame, results)
+        figures, missing, files = _section_figures(results, frame, Path(path).parent, out, index)
+        written += files
+        blocks += [
+            FigureBlock(next(numbers), f"{caption} — {labels[index]}", png)
+            for caption, png in figures
+        ]
+        notes += [f"{headings[index]}: {m}" for m in missing]
+        dataset = results["dataset"]
+        tex.append(
+            (
+                frame,
+                f"{headings[index]}. {len(dataset['runs'])} runs; F-beta (beta 4), competition "
+                "rule, match radius 0.5 x R; per-class columns at each picker's own thresholds",
+            )
         )
-        for name, png in extra.items():
-            figures[f"Figure {index + 1}: {name}, {heading}"] = png
-            written += [png, png.with_suffix(".svg")]
-        png = out / "figures" / f"slices_{index}.png"
-        name, missing_slices = run_slice_figure(results, Path(path).parent, png)
-        if name is not None:
-            figures[f"Figure {index + 1}: {name}, {heading}"] = png
-            written.append(png)
-        notes += [f"{heading}: {m}" for m in [*missing, *missing_slices]]
-        cautions += [f"{heading}: {m}" for m in results_warnings(results)]
     matrix = score_matrix(frames)
     if len(documents) > 1:
         stem = out / "figures" / "heatmap"
         written += save_figure(score_heatmap(matrix, "Weighted score, datasets × pickers"), stem)
-        figures = {_HEATMAP: stem.with_suffix(".png"), **figures}
+        cells = [
+            (str(label), *("—" if pd.isna(v) else f"{v:.4f}" for v in row))
+            for label, row in matrix.iterrows()
+        ]
+        blocks += [
+            Heading(_COMBINED),
+            Paragraph(_COMBINED_CAPTION),
+            TableBlock(("dataset", *map(str, matrix.columns)), tuple(cells)),
+            FigureBlock(next(numbers), _HEATMAP, stem.with_suffix(".png")),
+        ]
+    blocks.append(Heading("Methods"))
+    for index, (_, results) in enumerate(documents):
+        if len(documents) > 1:
+            blocks.append(Heading(f"Methods: {headings[index]}", 3))
+        blocks.append(Paragraph(methods_paragraph(results)))
+    if notes:
+        blocks += [Heading("Missing data"), Bullets(tuple(notes))]
     combined = pd.concat(
-        [f.assign(dataset=s[0]) for f, s in zip(frames.values(), sections, strict=True)],
+        [f.assign(dataset=label) for label, f in zip(labels, frames.values(), strict=True)],
         ignore_index=True,
     )
-    uris = {caption: figure_data_uri(png) for caption, png in figures.items()}
-    tables = [(h, f, c) for h, f, c, _ in sections]
-    if len(documents) > 1:
-        tables.append((_COMBINED, matrix.reset_index(names="dataset"), _COMBINED_CAPTION))
     outputs = {
-        "md": lambda: (
-            "\n".join(render_leaderboard_markdown(f, r) for _, f, _, r in sections)
-            + (_markdown_combined(matrix) if len(documents) > 1 else "")
-            + _markdown_figures(figures, out, notes)
-        ),
-        "html": lambda: to_html(tables, "topcup-bench report", uris, [*cautions, *notes]),
+        "md": lambda: to_markdown(blocks, out),
+        "html": lambda: to_html(blocks, "topcup-bench report"),
         "csv": lambda: to_csv(combined),
         "json": lambda: to_json(combined),
         "tex": lambda: "\n".join(
-            to_latex(f, f"{h}. {c}", label=f"tab:leaderboard{i}")
-            for i, (h, f, c, _) in enumerate(sections)
+            to_latex(f, caption, label=f"tab:leaderboard{i}") for i, (f, caption) in enumerate(tex)
         ),
     }
     names = {
@@ -176,15 +203,105 @@ def render_report(
     return written
 
 
+def section_headings(documents: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+    """One heading per results file, never two alike.
+
+    ``"<dataset spec> (<split> split) — <file name> (run <created, UTC>)"``;
+    when two would be equal the file is named with its folder
+    (``run-a/results.json``), then with its position (``#2``).
+
+    Parameters
+    ----------
+    documents : sequence of (str, dict)
+        Each results file's path as shown, and its document.
+
+    Examples
+    --------
+    >>> doc = {"dataset": {"spec": "phantom:tiny", "split": "test"},
+    ...        "provenance": {"created": "2026-11-30T05:10:12+00:00"}}
+    >>> section_headings([("a/results.json", doc), ("b/results.json", doc)])[1]
+    'phantom:tiny (test split) — b/results.json (run 2026-11-30 05:10 UTC)'
+    """
+
+    def heading(path: str, results: dict[str, Any], file: str) -> str:
+        dataset = results["dataset"]
+        label = dataset.get("spec") or (dataset.get("identity") or {}).get("name") or "dataset"
+        created = str((results.get("provenance") or {}).get("created") or "")
+        when = f" (run {created[:16].replace('T', ' ')} UTC)" if created else ""
+        return f"{label} ({dataset.get('split', '?')} split) — {file}{when}"
+
+    first = [heading(p, r, Path(p).name) for p, r in documents]
+    second = [
+        h if first.count(h) == 1 else heading(p, r, Path(p).parent.name + "/" + Path(p).name)
+        for h, (p, r) in zip(first, documents, strict=True)
+    ]
+    return [h if second.count(h) == 1 else f"{h} #{i + 1}" for i, h in enumerate(second)]
+
+
+def _leaderboard_blocks(heading: str, frame: pd.DataFrame, results: dict[str, Any]) -> list[Block]:
+    """A section's heading, leaderboard (secondary columns marked), explanation and warnings."""
+    header, rows = leaderboard_table(frame)
+    primary = {"rank", "picker", "score [95% CI]", "s / tomogram", "flags", *class_columns(frame)}
+    if (frame["status"] != "ok").any():  # a failed picker's row says why only there
+        primary.add("status")
+    dataset = results["dataset"]
+    blocks: list[Block] = [
+        Heading(heading),
+        Heading(
+            f"Leaderboard: {dataset.get('spec') or dataset['identity'].get('name')} "
+            f"({dataset['split']} split, {len(dataset['runs'])} runs)",
+            3,
+        ),
+        Paragraph(leaderboard_explanation(results)),
+        TableBlock(
+            tuple(header),
+            tuple(tuple(r) for r in rows),
+            frozenset(name for name in header if name not in primary),
+        ),
+    ]
+    resolution = detectable_difference_line(results)
+    if resolution:
+        blocks.append(Paragraph(resolution))
+    warnings = results_warnings(results)
+    if warnings:
+        blocks.append(Bullets(tuple(warnings), "Warnings:"))
+    return blocks
+
+
+def _section_figures(
+    results: dict[str, Any], frame: pd.DataFrame, folder: Path, out: Path, index: int
+) -> tuple[list[tuple[str, Path]], list[str], list[Path]]:
+    """Draw a section's figures: (caption, PNG) in order, what is missing, the files written."""
+    stem = out / "figures" / f"fbeta_{index}"
+    written = save_figure(fbeta_bars(frame, "Per-class F-beta at own thresholds"), stem)
+    figures = [
+        (
+            "Per-class F-beta of each picker at its own thresholds, and the weighted score "
+            "with its 95% bootstrap interval",
+            stem.with_suffix(".png"),
+        )
+    ]
+    extra, missing = diagnostic_figures(results, folder, out / "figures" / f"d{index}")
+    for caption, png in extra.items():
+        figures.append((caption, png))
+        written += [png, png.with_suffix(".svg")]
+    png = out / "figures" / f"slices_{index}.png"
+    caption, missing_slices = run_slice_figure(results, folder, png)
+    if caption is not None:
+        figures.append((caption, png))
+        written.append(png)
+    return figures, [*missing, *missing_slices], written
+
+
 _COMBINED = "Combined view: weighted score, datasets × pickers"
 _COMBINED_CAPTION = (
     "Weighted F-beta (beta 4) at each picker's own thresholds, one row per results file; "
     "— where a picker failed or was not run."
 )
-_HEATMAP = "Combined view: weighted score of every picker on every dataset (heatmap)"
+_HEATMAP = "Weighted score of every picker on every dataset (combined view, heatmap)"
 
 
-def _row_labels(documents: list[tuple[str, dict]]) -> list[str]:
+def _row_labels(documents: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
     """One unique label per results file: its dataset, then its folder, then its position."""
     headings = [
         f"{r['dataset'].get('spec') or r['dataset']['identity'].get('name')} "
@@ -198,30 +315,3 @@ def _row_labels(documents: list[tuple[str, dict]]) -> list[str]:
     return [
         label if labels.count(label) == 1 else f"{label} #{i + 1}" for i, label in enumerate(labels)
     ]
-
-
-def _markdown_combined(matrix: pd.DataFrame) -> str:
-    header = ["dataset", *map(str, matrix.columns)]
-    lines = ["", f"## {_COMBINED}", "", _COMBINED_CAPTION, ""]
-    lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for label, row in matrix.iterrows():
-        cells = ["—" if pd.isna(v) else f"{v:.4f}" for v in row]
-        lines.append("| " + " | ".join([str(label), *cells]) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _markdown_figures(figures: dict[str, Path], out: Path, notes: list[str]) -> str:
-    lines = [
-        "",
-        "## Figures",
-        "",
-        "PNG under figures/ (SVG beside them), embedded in report.html.",
-        "",
-    ]
-    for caption, png in figures.items():
-        files = [png.relative_to(out).as_posix()]
-        files += ["SVG"] if png.with_suffix(".svg").is_file() else []
-        lines.append(f"- {caption} ({', '.join(files)})")
-    if notes:
-        lines += ["", "## Missing data", ""] + [f"- {note}" for note in notes]
-    return "\n".join(lines) + "\n"

@@ -147,3 +147,12 @@ def test_named_phantom_datasets_open_from_the_cache(tmp_path, monkeypatch):
         phantom_spec("phantom:tiny?run=3")
     with pytest.raises(InputError, match="unknown dataset"):
         open_dataset("nothing-here")
+
+
+def test_paper_preset_extends_the_default_with_40_test_runs():
+    paper, default = phantom_spec("phantom:paper"), phantom_spec("phantom:default")
+    assert paper.preset == default.preset and paper.seed == default.seed
+    assert (len(paper.run_names), paper.n_test) == (46, 40)
+    assert paper.split["train"] == default.split["train"]  # the same train tomograms
+    assert paper.split["test"][:4] == default.split["test"]
+    assert paper.split["test"][-1] == "TS_045"

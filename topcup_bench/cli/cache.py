@@ -1,0 +1,130 @@
+"""``topcup-bench cache info|clear``: what the cache folder holds, and emptying it."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from topcup_bench.cache_folder import (
+    KINDS,
+    cache_usage,
+    check_is_cache,
+    clear_cache,
+    format_bytes,
+)
+from topcup_bench.datasets.catalog import cache_dir
+from topcup_bench.errors import InputError
+
+__all__ = ["cache_command"]
+
+_ALL = "all"
+
+
+def cache_source() -> str:
+    """Where the cache folder's path comes from, in the words of the help text."""
+    if os.environ.get("TOPCUP_BENCH_CACHE"):
+        return "from TOPCUP_BENCH_CACHE"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return "$XDG_CACHE_HOME/topcup-bench"
+    return "the default, ~/.cache/topcup-bench"
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a question (standard input is a terminal)."""
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+@click.group("cache")
+def cache_command() -> None:
+    """Show or clear the cache (phantoms, picks, TopCUP models, logs).
+
+    The cache folder is $TOPCUP_BENCH_CACHE, else $XDG_CACHE_HOME/topcup-bench,
+    else ~/.cache/topcup-bench. It holds the generated phantoms (phantoms/),
+    the cached picks of every (picker, run) (picks/), the trained TopCUP
+    ensembles (topcup/), other tools' logs (logs/) and the inputs and models of
+    'command' pickers (command-inputs/, command-models/). Everything in it is
+    recomputed when needed: clearing it costs time, never results.
+    """
+
+
+@cache_command.command("info")
+def info_command() -> None:
+    """Print the cache folder, its size per kind and the number of entries."""
+    root = cache_dir()
+    usage = cache_usage(root)
+    click.echo(f"cache folder: {root} ({cache_source()})")
+    if not usage.exists:
+        click.echo("it does not exist yet: nothing is cached")
+        return
+    width = max(len(name) for name in [*KINDS, "other", "total"])
+    click.echo(f"{'kind':<{width}}  {'size':>9}  entries")
+    for kind in usage.kinds:
+        noun = kind.noun if kind.entries == 1 else f"{kind.noun}s"
+        click.echo(f"{kind.kind:<{width}}  {format_bytes(kind.bytes):>9}  {kind.entries} {noun}")
+    if usage.other_names:
+        names = ", ".join(usage.other_names[:5]) + (" ..." if len(usage.other_names) > 5 else "")
+        click.echo(
+            f"{'other':<{width}}  {format_bytes(usage.other_bytes):>9}  "
+            f"{len(usage.other_names)} not written by topcup-bench, never cleared: {names}"
+        )
+    click.echo(f"{'total':<{width}}  {format_bytes(usage.total_bytes):>9}")
+    click.echo("clear it with 'topcup-bench cache clear [--kind KIND]'")
+
+
+@cache_command.command("clear")
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice([*KINDS, _ALL]),
+    help="What to delete; repeatable [default: all]. phantoms: generated phantoms; picks: "
+    "cached picks; topcup: trained TopCUP ensembles; logs: other tools' logs; command: "
+    "inputs and models of 'command' pickers.",
+)
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Delete without asking (needed when standard input is not a terminal).",
+)
+def clear_command(kinds: tuple[str, ...], yes: bool) -> None:
+    """Delete cached entries: everything, or the kinds given with --kind.
+
+    Asks for confirmation unless --yes; refuses to delete without --yes when
+    no terminal can answer. Only the cache's own subfolders are deleted, in a
+    folder marked as the topcup-bench cache (CACHEDIR.TAG) or holding nothing
+    else; a phantom another process is generating is left in place (exit
+    status 1). Do not clear the cache while a 'topcup-bench run' uses it.
+    """
+    chosen = list(KINDS) if not kinds or _ALL in kinds else list(dict.fromkeys(kinds))
+    root = cache_dir()
+    if not root.exists():
+        click.echo(f"nothing to clear: the cache folder {root} does not exist")
+        return
+    check_is_cache(root)
+    usage = {kind.kind: kind for kind in cache_usage(root).kinds}
+    size = sum(usage[kind].bytes for kind in chosen)
+    entries = sum(usage[kind].entries for kind in chosen)
+    what = ", ".join(chosen)
+    if size == 0 and entries == 0:
+        click.echo(f"nothing to clear: no {what} in {root}")
+        return
+    if not yes:
+        if not _interactive():
+            raise InputError(
+                "cache clear",
+                f"would delete {format_bytes(size)} ({what}) from {root}, but standard input "
+                "is not a terminal to confirm: add --yes",
+            )
+        if not click.confirm(f"Delete {format_bytes(size)} ({what}) from {root}?", default=False):
+            click.echo("nothing deleted")
+            raise SystemExit(1)
+    result = clear_cache(root, chosen)
+    click.echo(f"deleted {what} from {root}: {format_bytes(result.freed_bytes)} freed")
+    if result.busy:
+        click.echo(
+            "left in place, being generated by another process: " + ", ".join(result.busy),
+            err=True,
+        )
+        raise SystemExit(1)
