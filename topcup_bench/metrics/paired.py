@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from statistics import NormalDist
+from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -38,7 +37,13 @@ from topcup_bench.metrics.bootstrap import (
 )
 from topcup_bench.metrics.counts import RunClassCounts
 from topcup_bench.metrics.fbeta import precision_recall_fbeta_arrays
+from topcup_bench.metrics.paired_types import PairComparison, PairedDifference, PickerComparison
 from topcup_bench.metrics.score import ScoreResult
+from topcup_bench.metrics.significance import (
+    holm_adjust,
+    minimal_detectable_difference,
+    significance_groups,
+)
 
 __all__ = [
     "EXACT_PERMUTATION_LIMIT",
@@ -57,195 +62,6 @@ EXACT_PERMUTATION_LIMIT = 12
 
 #: Two statistics closer than this count as equal in the permutation test.
 _TIE_TOLERANCE = 1e-12
-
-
-@dataclass(frozen=True)
-class PairedDifference:
-    """Paired bootstrap interval and permutation p-value of ``score_a - score_b``.
-
-    Attributes
-    ----------
-    difference : float
-        ``score_a - score_b`` on the original runs.
-    low, high : float
-        Percentile bootstrap interval of the difference at ``confidence``.
-    std : float
-        Standard deviation of the resampled differences (0 with one resample).
-    p_value : float
-        Two-sided p-value of the sign-flip permutation test over runs.
-    permutation : {"exact", "monte carlo"}
-        Whether all ``2**E`` swaps were enumerated or ``n_permutations`` drawn.
-    n_permutations : int
-        Swaps evaluated (``2**E`` when exact).
-    classes : dict of str to (float, float, float)
-        Per class: ``(difference, low, high)`` of the class's F-beta.
-    confidence : float
-    n_resamples, seed, n_experiments : int
-    """
-
-    difference: float
-    low: float
-    high: float
-    std: float
-    p_value: float
-    permutation: str
-    n_permutations: int
-    classes: dict[str, tuple[float, float, float]]
-    confidence: float
-    n_resamples: int
-    seed: int
-    n_experiments: int
-
-
-@dataclass(frozen=True)
-class PairComparison:
-    """One pair of :func:`compare_pickers`: ``a`` ranked above (or level with) ``b``.
-
-    Attributes
-    ----------
-    a, b : str
-        Picker names.
-    paired : PairedDifference
-        Statistics of ``score_a - score_b``.
-    p_adjusted : float
-        Holm-adjusted p-value over all pairs.
-    significant : bool
-        ``p_adjusted < alpha``.
-    """
-
-    a: str
-    b: str
-    paired: PairedDifference
-    p_adjusted: float
-    significant: bool
-
-    def to_dict(self) -> dict[str, object]:
-        """The JSON entry of ``comparisons.pairs`` (docs/results_schema.md)."""
-        return {
-            "a": self.a,
-            "b": self.b,
-            "difference": self.paired.difference,
-            "low": self.paired.low,
-            "high": self.paired.high,
-            "p_value": self.paired.p_value,
-            "p_adjusted": self.p_adjusted,
-            "significant": self.significant,
-            "classes": {
-                name: {"difference": d, "low": lo, "high": hi}
-                for name, (d, lo, hi) in self.paired.classes.items()
-            },
-        }
-
-
-@dataclass(frozen=True)
-class PickerComparison:
-    """Result of :func:`compare_pickers`.
-
-    Attributes
-    ----------
-    order : tuple of str
-        Pickers by score on the original runs, best first (ties keep the input order).
-    scores : dict of str to float
-        Weighted score of each picker on the original runs.
-    pairs : tuple of PairComparison
-        Every pair ``(order[i], order[j])`` with ``i < j``.
-    groups : tuple of tuple of str
-        Rank-ordered groups, see :func:`significance_groups`.
-    minimal_detectable_difference : float or None
-        See :func:`minimal_detectable_difference`; None with no picker, fewer
-        than 2 runs, or so few runs that the permutation test cannot reach
-        ``alpha`` at all (``smallest_p_value >= alpha``: fewer than 6 runs at
-        0.05), where no difference, however large, is detectable.
-    single_picker_bound : bool
-        True when the minimal detectable difference comes from one picker's
-        bootstrap spread (independent-samples bound) rather than from pairs.
-    alpha, power, confidence : float
-    n_resamples, seed, n_experiments : int
-    permutation : {"exact", "monte carlo"}
-    n_permutations : int
-    """
-
-    order: tuple[str, ...]
-    scores: dict[str, float]
-    pairs: tuple[PairComparison, ...]
-    groups: tuple[tuple[str, ...], ...]
-    minimal_detectable_difference: float | None
-    single_picker_bound: bool
-    alpha: float
-    power: float
-    confidence: float
-    n_resamples: int
-    seed: int
-    n_experiments: int
-    permutation: str
-    n_permutations: int
-
-    def pair(self, first: str, second: str) -> PairComparison:
-        """The comparison of two pickers, whichever order they are given in."""
-        for pair in self.pairs:
-            if {pair.a, pair.b} == {first, second} and first != second:
-                return pair
-        raise InputError("pickers", f"no comparison of {first!r} with {second!r}")
-
-    def group_of(self, name: str) -> int:
-        """1-based index of the group that holds picker ``name``."""
-        for index, group in enumerate(self.groups, start=1):
-            if name in group:
-                return index
-        raise InputError("pickers", f"unknown picker {name!r}; compared: {list(self.order)}")
-
-    @property
-    def smallest_p_value(self) -> float:
-        """The smallest p-value the permutation test can give on these runs.
-
-        ``2 / 2**E`` when exact (a swap and its complement give the same
-        ``|difference|``), ``1 / (1 + n_permutations)`` otherwise; when it is not
-        below ``alpha`` no pair can be significant whatever the scores.
-        """
-        if self.permutation == "exact":
-            return min(1.0, 2.0 / self.n_permutations)
-        return 1.0 / (1 + self.n_permutations)
-
-    def method(self) -> str:
-        """One sentence saying how the numbers were computed."""
-        swaps = (
-            f"all {self.n_permutations} swaps, exact"
-            if self.permutation == "exact"
-            else f"{self.n_permutations} random swaps"
-        )
-        spread = (
-            "sqrt(2) x the single picker's bootstrap standard deviation (an "
-            "independent-samples bound)"
-            if self.single_picker_bound
-            else "the median bootstrap standard deviation of the paired differences"
-        )
-        return (
-            f"Paired bootstrap over runs ({self.n_resamples} resamples, the same runs for "
-            f"every picker) for the {self.confidence:.0%} interval of each score difference; "
-            f"two-sided sign-flip permutation test over runs ({swaps}) for its p-value, "
-            f"Holm-adjusted over the pairs; a picker joins the group of the best picker of the "
-            f"current group unless significantly worse at alpha {self.alpha:g}; minimal "
-            f"detectable difference (power {self.power:g}) from {spread}."
-        )
-
-    def to_dict(self) -> dict[str, object]:
-        """The ``comparisons`` field of ``results.json`` (docs/results_schema.md)."""
-        return {
-            "method": self.method(),
-            "n_resamples": self.n_resamples,
-            "seed": self.seed,
-            "confidence": self.confidence,
-            "alpha": self.alpha,
-            "power": self.power,
-            "adjustment": "holm",
-            "permutation": self.permutation,
-            "n_permutations": self.n_permutations,
-            "n_experiments": self.n_experiments,
-            "smallest_p_value": self.smallest_p_value,
-            "minimal_detectable_difference": self.minimal_detectable_difference,
-            "groups": [list(group) for group in self.groups],
-            "pairs": [pair.to_dict() for pair in self.pairs],
-        }
 
 
 def paired_difference(
@@ -417,119 +233,6 @@ def compare_pickers(
     if comparison.smallest_p_value >= alpha:  # too few runs: nothing is detectable
         comparison = replace(comparison, minimal_detectable_difference=None)
     return comparison
-
-
-def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjustment of ``m`` p-values (family-wise error control).
-
-    The ``k``-th smallest p-value (``k = 1..m``) is multiplied by ``m - k + 1``,
-    made non-decreasing along that order and capped at 1; a hypothesis is
-    rejected at level ``alpha`` iff its adjusted p-value is below ``alpha``.
-
-    Parameters
-    ----------
-    p_values : sequence of float in [0, 1]
-
-    Returns
-    -------
-    ndarray of float64
-        Adjusted p-values, in the input order.
-
-    Raises
-    ------
-    InputError
-        A p-value outside [0, 1] or NaN.
-    """
-    p = np.asarray(p_values, dtype=np.float64).reshape(-1)
-    if np.any(~np.isfinite(p)) or np.any((p < 0) | (p > 1)):
-        raise InputError("p_values", f"expected numbers in [0, 1], found {p.tolist()!r}")
-    m = len(p)
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * (m - np.arange(m))
-    adjusted = np.empty(m)
-    adjusted[order] = np.minimum(np.maximum.accumulate(scaled), 1.0) if m else scaled
-    return adjusted
-
-
-def significance_groups(
-    ranked: Sequence[str], significant: Mapping[tuple[str, str], bool]
-) -> list[list[str]]:
-    """Split rank-ordered pickers into groups that are not significantly different.
-
-    Rule: walk the pickers best first; the first one opens a group and is its
-    best picker; each next picker joins the current group unless it is
-    significantly worse than that group's best picker, in which case it opens a
-    new group (and becomes its best).  Members of a group are thus not
-    significantly different from the group's best; two members may still differ
-    from each other.
-
-    Parameters
-    ----------
-    ranked : sequence of str
-        Picker names, best first.
-    significant : mapping of (str, str) to bool
-        ``significant[(better, worse)]`` for every pair in rank order.
-
-    Returns
-    -------
-    list of list of str
-        Groups in rank order.
-
-    Raises
-    ------
-    InputError
-        A pair the walk needs is missing from ``significant``.
-    """
-    groups: list[list[str]] = []
-    for name in ranked:
-        if groups:
-            best = groups[-1][0]
-            if (best, name) not in significant:
-                raise InputError("significant", f"no test result for the pair ({best!r}, {name!r})")
-            if not significant[(best, name)]:
-                groups[-1].append(name)
-                continue
-        groups.append([name])
-    return groups
-
-
-def minimal_detectable_difference(
-    spreads: Sequence[float], *, alpha: float = 0.05, power: float = 0.8
-) -> float:
-    """Smallest score difference a two-sided test at ``alpha`` detects with ``power``.
-
-    ``(z_{1 - alpha/2} + z_{power}) * median(spreads)``, where ``spreads`` are
-    standard deviations of a score difference under resampling (the paired
-    bootstrap standard deviation of each pair of pickers).  With
-    ``alpha = 0.05`` and ``power = 0.8`` the factor is 1.96 + 0.8416 = 2.8016.
-
-    Parameters
-    ----------
-    spreads : sequence of float, at least one
-        Standard deviations (score units), >= 0.
-    alpha, power : float in (0, 1)
-
-    Returns
-    -------
-    float
-        In score units.
-
-    Raises
-    ------
-    InputError
-        No spread, a negative or non-finite one, or a level outside (0, 1).
-    """
-    values = np.asarray(spreads, dtype=np.float64).reshape(-1)
-    if values.size == 0 or np.any(~np.isfinite(values)) or np.any(values < 0):
-        raise InputError(
-            "spreads", f"expected one or more finite numbers >= 0, found {values.tolist()!r}"
-        )
-    for name, value in (("alpha", alpha), ("power", power)):
-        if not isinstance(value, numbers.Real) or not 0 < value < 1:
-            raise InputError(name, f"expected a level between 0 and 1, found {value!r}")
-    normal = NormalDist()
-    factor = normal.inv_cdf(1.0 - alpha / 2.0) + normal.inv_cdf(power)
-    return float(factor * np.median(values))
 
 
 def _pair(
