@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from topcup_bench.datasets import write_copick_picks
+from topcup_bench.datasets import apply_name_map, write_copick_picks
 from topcup_bench.datasets.copick_project import get_copick_run, open_copick_root
 from topcup_bench.datasets.dataset import CopickDataset, Dataset
 from topcup_bench.errors import InputError, OutputExistsError
@@ -79,9 +79,19 @@ def check_write_copick(
 
 
 def write_outcome_to_copick(outcome: Any, dataset: CopickDataset, overwrite: bool) -> None:
-    """Write one picker's picks into the dataset's copick project (checked before)."""
+    """Write one picker's picks into the dataset's copick project (checked before).
+
+    A dataset read through a name map (a ``portal:`` dataset) gets its picks
+    under the project's own object names (``ribosome`` → ``cytosolic-ribosome``).
+    """
+    picks = outcome.picks
+    inverse: dict[str, str] = {}
+    for object_name, class_name in getattr(dataset, "name_map", {}).items():
+        inverse.setdefault(class_name, object_name)
+    if inverse:
+        picks = apply_name_map(picks, inverse, source=dataset.config_path)
     write_copick_picks(
-        outcome.picks,
+        picks,
         dataset.config_path,
         user_id=copick_user_id(outcome.card.name),
         session_id=SESSION,

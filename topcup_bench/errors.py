@@ -23,6 +23,7 @@ __all__ = [
     "EmptyInputError",
     "CopickSourceError",
     "OutputExistsError",
+    "PortalUnreachableError",
     "TopcupBenchWarning",
     "UnitsWarning",
     "did_you_mean",
@@ -77,6 +78,23 @@ class CopickSourceError(InputError):
 
 class OutputExistsError(TopcupBenchError, FileExistsError):
     """Refusal to overwrite an existing file the user did not ask us to replace."""
+
+
+class PortalUnreachableError(TopcupBenchError):
+    """The CZ cryoET Data Portal cannot be reached (no network, firewall, proxy down).
+
+    Parameters
+    ----------
+    source : str
+        The dataset specification, e.g. ``"portal:10445"``.
+    message : str
+        What was tried (host and port) and why it failed.
+    """
+
+    def __init__(self, source: str, message: str) -> None:
+        self.source = str(source)
+        self.detail = message
+        super().__init__(f"{self.source}: {message}")
 
 
 class TopcupBenchWarning(UserWarning):

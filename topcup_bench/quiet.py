@@ -15,7 +15,12 @@ Only named messages are silenced; every other warning still shows.
 * Warnings (:func:`ignore_unactionable_warnings`): dask's "Sending large graph
   of size ..." (the dask executor sends each task its fitted picker, by design)
   and joblib's "Inside a Dask worker with daemon=True, setting n_jobs=1"
-  (scikit-learn in a dask worker: workers run one thread each anyway).
+  (scikit-learn in a dask worker: workers run one thread each anyway), and
+  scikit-learn's "`sklearn.utils.parallel.delayed` should be used with
+  `sklearn.utils.parallel.Parallel` ...", which a random forest's prediction
+  threads emit now and then (one line per tree: 1,464 lines in one
+  ``phantom:paper`` run); scikit-learn's configuration is the default in every
+  thread here, so nothing is lost.
 * dask workers' INFO log lines ("Start worker at ...", "Run out-of-band
   function ..."): workers started inside :func:`quiet_dask_workers` log
   warnings and errors only.
@@ -43,6 +48,8 @@ __all__ = [
 UNACTIONABLE_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
     ("Sending large graph of size", UserWarning),  # distributed.client
     ("Inside a Dask worker with daemon=True, setting n_jobs=1", UserWarning),  # joblib
+    # scikit-learn, from the forest's threads (intermittent, one per tree and tomogram):
+    ("`sklearn.utils.parallel.delayed` should be used with", UserWarning),
 )
 
 _FONT_CACHE_MESSAGES = ("Matplotlib is building the font cache", "generated new fontManager")

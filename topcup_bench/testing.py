@@ -13,7 +13,7 @@ import pandas as pd
 
 from topcup_bench.types import ClassCatalogue
 
-__all__ = ["synthetic_scoring_case", "KAGGLE_EXTENT_ANGSTROM"]
+__all__ = ["synthetic_scoring_case", "KAGGLE_EXTENT_ANGSTROM", "track_loaded_tomograms"]
 
 #: Extent of a competition tomogram, Å, x-y-z (630 × 630 × 184 voxels of 10 Å).
 KAGGLE_EXTENT_ANGSTROM = (6300.0, 6300.0, 1840.0)
@@ -105,6 +105,41 @@ def _table(
     if score is not None:
         columns["score"] = score
     return pd.DataFrame(columns)
+
+
+def track_loaded_tomograms(dataset) -> list[int]:
+    """Count the tomograms of ``dataset`` alive in memory at each load (a test probe).
+
+    Replaces ``dataset.tomogram`` on this instance by a wrapper that, at each
+    call, records how many arrays it has handed out are still referenced
+    (weak references), the new one included.  A picker or runner that holds one
+    tomogram at a time records only 1s.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Modified in place (its ``tomogram`` attribute).
+
+    Returns
+    -------
+    list of int
+        Filled as tomograms are loaded: the number alive after each load.
+    """
+    import weakref
+
+    original = dataset.tomogram
+    alive: list[weakref.ref] = []
+    counts: list[int] = []
+
+    def tomogram(run: str):
+        loaded = original(run)
+        alive[:] = [ref for ref in alive if ref() is not None]
+        alive.append(weakref.ref(loaded.data))
+        counts.append(len(alive))
+        return loaded
+
+    dataset.tomogram = tomogram
+    return counts
 
 
 def check_picker(picker, dataset=None, *, runs=None) -> list[str]:

@@ -16,6 +16,11 @@ from topcup_bench.quiet import (
 
 _LARGE_GRAPH = "Sending large graph of size 19.28 MiB.\nThis may cause some slowdown."
 _DAEMON = "Inside a Dask worker with daemon=True, setting n_jobs=1.\nPossible work-arounds:"
+_SKLEARN_DELAYED = (
+    "`sklearn.utils.parallel.delayed` should be used with `sklearn.utils.parallel.Parallel` to "
+    "make it possible to propagate the scikit-learn configuration of the current thread to the "
+    "joblib workers."
+)
 
 
 def test_a_fresh_matplotlib_cache_prints_nothing(tmp_path):
@@ -47,6 +52,7 @@ def test_only_the_named_warnings_are_ignored():
         ignore_unactionable_warnings()
         warnings.warn(_LARGE_GRAPH, UserWarning, stacklevel=1)
         warnings.warn(_DAEMON, UserWarning, stacklevel=1)
+        warnings.warn(_SKLEARN_DELAYED, UserWarning, stacklevel=1)
         warnings.warn("Sending a small graph", UserWarning, stacklevel=1)
         warnings.warn(_LARGE_GRAPH, RuntimeWarning, stacklevel=1)  # another category
     assert [(str(w.message), w.category) for w in caught] == [

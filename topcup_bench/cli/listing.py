@@ -22,8 +22,9 @@ __all__ = ["list_command", "describe_pickers"]
 def list_command(what: str) -> None:
     """List what topcup-bench knows: WHAT is 'datasets' or 'pickers'.
 
-    Besides the listed datasets, any copick project (path to its config JSON)
-    and any Kaggle competition folder (kaggle:DIR) can be used; pickers of
+    Besides the listed datasets, any copick project (path to its config JSON),
+    any Kaggle competition folder (kaggle:DIR) and any CZ cryoET Data Portal
+    dataset (portal:ID, e.g. portal:10445; needs network access) can be used; pickers of
     other packages appear here once installed (entry-point group
     topcup_bench.pickers).
     """

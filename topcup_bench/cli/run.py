@@ -29,8 +29,8 @@ _TOPCUP_NOTE = (
 @click.command("run")
 @click.option(
     "--dataset",
-    help="phantom:default (default), phantom:NAME, a copick config, or "
-    "kaggle:DIR. See 'topcup-bench list datasets'.",
+    help="phantom:default (default), phantom:NAME, a copick config, kaggle:DIR, or "
+    "portal:ID (CZ cryoET Data Portal; needs network access). See 'topcup-bench list datasets'.",
 )
 @click.option(
     "--pickers",

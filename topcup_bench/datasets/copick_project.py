@@ -101,7 +101,11 @@ def get_copick_run(root: Any, name: str, source: str) -> Any:
     CopickSourceError
         No run of that name in the project at ``source``.
     """
-    run = root.get_run(name)
+    if getattr(root.config, "config_type", None) == "cryoet_data_portal":
+        # from the run list copick cached when opening; get_run would query the portal per run
+        run = next((r for r in root.runs if r.name == name), None)
+    else:
+        run = root.get_run(name)
     if run is None:
         known = [r.name for r in root.runs]
         shown = known if len(known) <= 20 else [*known[:20], f"... ({len(known)} runs)"]

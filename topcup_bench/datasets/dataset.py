@@ -10,6 +10,7 @@ memory beyond the run being used (a full-size tomogram is 85 MB).
 from __future__ import annotations
 
 import abc
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -25,6 +26,7 @@ from topcup_bench.datasets.copick_project import (
     get_copick_run,
     open_copick_root,
 )
+from topcup_bench.datasets.names import apply_name_map
 from topcup_bench.datasets.picks_copick import copick_pick_sessions, read_copick_picks
 from topcup_bench.datasets.zarr_integrity import (
     check_zarr_chunks,
@@ -39,7 +41,13 @@ from topcup_bench.identity import (
     files_signature,
     with_digest,
 )
-from topcup_bench.types import ClassCatalogue, Tomogram, empty_picks_table
+from topcup_bench.types import (
+    ClassCatalogue,
+    ParticleClass,
+    Tomogram,
+    empty_picks_table,
+    validate_picks_table,
+)
 
 __all__ = ["Dataset", "CopickDataset", "MANIFEST_NAME"]
 
@@ -220,6 +228,12 @@ class CopickDataset(Dataset):
         Default: the particle objects of the config (radius, ``metadata.score_weight``).
     splits : mapping, optional
         Named run subsets; default the ``split`` of a ``manifest.json`` beside the config.
+    name_map : mapping of str to str, optional
+        Project object name → class name (e.g.
+        :data:`~topcup_bench.datasets.names.PORTAL_NAME_MAP`), applied to the
+        ground truth and, when ``classes`` is not given, to the catalogue (two
+        objects mapped to one class: the first one's radius and weight).
+        Only objects whose mapped name is a class are read. Default: no renaming.
     """
 
     def __init__(
@@ -233,20 +247,22 @@ class CopickDataset(Dataset):
         classes: ClassCatalogue | None = None,
         splits: Mapping[str, Iterable[str]] | None = None,
         name: str | None = None,
+        name_map: Mapping[str, str] | None = None,
     ) -> None:
         self.config_path = os.fspath(config_path)
         self._root = open_copick_root(self.config_path)
+        self.name_map = dict(name_map or {})
         self.classes = (
-            classes if classes is not None else catalogue_from_copick_config(self.config_path)
+            classes
+            if classes is not None
+            else _renamed(catalogue_from_copick_config(self.config_path), self.name_map)
         )
         self.runs = tuple(sorted(run.name for run in self._root.runs))
         if not self.runs:
             raise CopickSourceError(self.config_path, "the project has no runs")
         self.tomo_type = tomo_type
         self.truth_user, self.truth_session = truth_user, truth_session
-        self.voxel_size_angstrom = (
-            float(voxel_size_angstrom) if voxel_size_angstrom is not None else self._only_spacing()
-        )
+        self.voxel_size_angstrom = self._resolve_voxel_size(voxel_size_angstrom)
         self.manifest = _read_manifest(Path(self.config_path).parent)
         recorded = (self.manifest or {}).get("split", {})
         self.splits = {k: tuple(v) for k, v in (splits if splits is not None else recorded).items()}
@@ -312,17 +328,35 @@ class CopickDataset(Dataset):
         """Ground-truth picks of ``runs`` from the truth user/session (empty if none)."""
         chosen = self._checked_runs(runs)
         try:
-            return read_copick_picks(
+            if not self.name_map:
+                return read_copick_picks(
+                    self.config_path,
+                    user_id=self.truth_user,
+                    session_id=self.truth_session,
+                    runs=list(chosen),
+                    classes=self.classes,
+                )
+            table = read_copick_picks(
                 self.config_path,
                 user_id=self.truth_user,
                 session_id=self.truth_session,
                 runs=list(chosen),
-                classes=self.classes,
+                object_names=self._mapped_objects(),
             )
         except CopickSourceError as error:
             if "no picks by user" in str(error):
                 return empty_picks_table(with_score=False)
             raise
+        renamed = apply_name_map(table, self.name_map, source=self.config_path)
+        return validate_picks_table(renamed, source=self.config_path, classes=self.classes)
+
+    def _mapped_objects(self) -> list[str]:
+        """Particle objects of the project whose mapped name is one of the classes."""
+        return [
+            o.name
+            for o in self._root.pickable_objects
+            if o.is_particle and self.name_map.get(o.name, o.name) in self.classes
+        ]
 
     def check_truth_user(self) -> None:
         """Raise when the truth user (and session) has no picks in any run of the project.
@@ -406,6 +440,10 @@ class CopickDataset(Dataset):
                 files += sorted(p for p in picks.glob("*.json") if p.name.startswith(prefix))
         return files_signature(files)
 
+    def _resolve_voxel_size(self, requested: float | None) -> float:
+        """The voxel spacing to read (Å): ``requested``, else the only spacing of the first run."""
+        return float(requested) if requested is not None else self._only_spacing()
+
     def _only_spacing(self) -> float:
         first = self._root.get_run(self.runs[0])
         spacings = sorted({float(vs.voxel_size) for vs in first.voxel_spacings})
@@ -416,6 +454,17 @@ class CopickDataset(Dataset):
                 "choose one: --dataset CONFIG?voxel_size=V (voxel_size_angstrom from Python)",
             )
         return spacings[0]
+
+
+def _renamed(catalogue: ClassCatalogue, name_map: Mapping[str, str]) -> ClassCatalogue:
+    """``catalogue`` with its names mapped; a class mapped onto an earlier one is dropped."""
+    if not name_map:
+        return catalogue
+    renamed: dict[str, ParticleClass] = {}
+    for particle in catalogue:
+        name = name_map.get(particle.name, particle.name)
+        renamed.setdefault(name, dataclasses.replace(particle, name=name))
+    return ClassCatalogue(tuple(renamed.values()))
 
 
 def _read_manifest(directory: Path) -> dict[str, Any] | None:

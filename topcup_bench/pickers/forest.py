@@ -9,9 +9,11 @@ per class, plus background farther than R from every particle), then one
 probability map per class, smoothed, and its peaks (NMS ``nms_factor`` · R);
 score = the peak probability.
 
-Features are computed in slabs along y with a halo, so memory stays near
-``max_feature_mb`` for any tomogram size; each tomogram is first robustly
-standardised (median, MAD), so no contrast sign is needed.
+Features are computed in slabs along y with a halo as wide as the features'
+support (:attr:`ForestPicker.feature_halo`), so the features, hence the picks,
+are those of the whole volume at once, and memory stays near ``max_feature_mb``
+for any tomogram size; each tomogram is first robustly standardised (median,
+MAD), so no contrast sign is needed.
 """
 
 from __future__ import annotations
@@ -74,11 +76,14 @@ class ForestPicker(TrainablePicker):
     max_candidates : int
         At most this many picks per class and tomogram.
     max_feature_mb : int
-        Memory budget of one feature slab (float32), MB.
+        Memory budget of one feature slab (float32), MB.  A slab keeps at least
+        twice :attr:`feature_halo` rows besides its two halos (so that no more than
+        half the feature work is repeated), which can exceed a small budget on
+        wide tomograms.
     """
 
     name = "forest"
-    version = "1"
+    version = "2"  # 2: slab halo = the features' support (wide tomograms: exact features)
     description = "random forest on multiscale voxel features (skimage + scikit-learn)"
     citation = "CellCanvas / copick-utils features; Breiman, Mach. Learn. 45 (2001) 5-32"
     licence = "MIT"
@@ -134,8 +139,18 @@ class ForestPicker(TrainablePicker):
         """Features per voxel: (intensity + edges [+ 3 Hessian eigenvalues]) × scales."""
         return self.num_sigma * (5 if self.texture else 2)
 
+    @property
+    def feature_halo(self) -> int:
+        """Rows (voxels) on which a feature depends on either side: the features' support.
+
+        skimage's Gaussians reach ``int(4 σ + 0.5)`` voxels (``truncate=4``) and the
+        Hessian's two nested central differences 2 more; the Sobel edges (1) stay
+        within that.  A slab with this halo gives the whole volume's features.
+        """
+        return int(4 * self.sigma_max + 0.5) + 2
+
     def features(self, volume: np.ndarray) -> Iterator[tuple[slice, np.ndarray]]:
-        """Feature slabs of a standardised volume, along y.
+        """Feature slabs of a standardised volume, along y (equal to the whole volume's).
 
         Parameters
         ----------
@@ -150,9 +165,9 @@ class ForestPicker(TrainablePicker):
         from skimage.feature import multiscale_basic_features
 
         nz, ny, nx = volume.shape
-        halo = int(math.ceil(3 * self.sigma_max))
+        halo = self.feature_halo
         per_row = nz * nx * self.n_features * 4 * 2  # features plus temporaries
-        rows = max(8, int(self.max_feature_mb * 2**20 // per_row) - 2 * halo)
+        rows = max(8, 2 * halo, int(self.max_feature_mb * 2**20 // per_row) - 2 * halo)
         for y0 in range(0, ny, rows):
             y1 = min(ny, y0 + rows)
             a, b = (0, ny) if rows >= ny else (max(0, y0 - halo), min(ny, y1 + halo))
@@ -195,6 +210,7 @@ class ForestPicker(TrainablePicker):
                 inside = (y >= rows.start) & (y < rows.stop)
                 xs.append(block[z[inside], y[inside] - rows.start, x[inside]])
                 ys.append(labels[inside])
+            del tomogram, volume, block  # released before the next run is loaded
         labels = np.concatenate(ys)
         if not (labels > 0).any():
             raise InputError(

@@ -78,9 +78,27 @@ def test_second_fit_loads_the_cached_ensemble(dataset, fitted, monkeypatch):
         for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
             assert torch.equal(x, y)
     other_seed = create_picker("topcup", {**TINY, "seed": "1"})
-    assert other_seed.cache_folder(dataset, ["x"]) != again.cache_folder(dataset, ["x"])
+    runs = list(dataset.splits["train"])
+    assert other_seed.cache_folder(dataset, runs) != again.cache_folder(dataset, runs)
     with pytest.raises(AssertionError, match="cached ensemble"):
         other_seed.fit(dataset, list(dataset.splits["train"]))
+
+
+def test_members_are_keyed_by_the_training_runs_only(dataset):
+    from topcup_bench.datasets.catalog import open_dataset
+
+    # one more run, and another test split: the same tomograms TS_000 and TS_001 to train on
+    larger = open_dataset("phantom:tiny-easy?runs=4&test=2", progress=False)
+    runs = list(dataset.splits["train"])
+    assert runs == ["TS_000", "TS_001"] and larger.run_digest("TS_001") == dataset.run_digest(
+        "TS_001"
+    )
+    assert larger.identity()["digest"] != dataset.identity()["digest"]
+    picker = create_picker("topcup", TINY)
+    assert picker.cache_folder(larger, runs) == picker.cache_folder(dataset, runs)
+    # another training run (other content), or fewer runs: other members
+    assert picker.cache_folder(larger, ["TS_000", "TS_002"]) != picker.cache_folder(dataset, runs)
+    assert picker.cache_folder(dataset, runs[:1]) != picker.cache_folder(dataset, runs)
 
 
 def test_weights_parameter_loads_trained_checkpoints(dataset, tmp_path):

@@ -7,6 +7,12 @@ import numbers
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from topcup_bench.datasets.phantom.crowding import (
+    MAX_VOLUME_FRACTION,
+    concentration_from_density,
+    crowder_volume_fraction,
+    max_concentration_mg_per_ml,
+)
 from topcup_bench.errors import InputError, did_you_mean
 from topcup_bench.memory import check_fits
 from topcup_bench.types import COMPETITION_CLASSES
@@ -142,6 +148,15 @@ def normalise_and_validate(preset: PhantomPreset) -> None:
         if pair is None or not 0.0 < pair[0] <= pair[1]:
             fail(name, "two positive numbers low ≤ high")
         put(name, pair)
+    fraction = crowder_volume_fraction(preset.crowder_density, preset.crowder_radius_voxels)
+    if fraction > MAX_VOLUME_FRACTION + 1e-9:
+        mg = concentration_from_density(preset.crowder_density, preset.crowder_radius_voxels)
+        fail(
+            "crowder_density",
+            f"at most {MAX_VOLUME_FRACTION:.0%} crowder volume in the slab "
+            f"({max_concentration_mg_per_ml():g} mg/mL); it gives {fraction:.0%} "
+            f"({mg:.0f} mg/mL) with crowder_radius_voxels {preset.crowder_radius_voxels}",
+        )
     vesicles = _pair(preset.vesicle_count_range)
     if (
         vesicles is None

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from topcup_bench.datasets.phantom.crowding import concentration_from_density
 from topcup_bench.datasets.phantom.preset_checks import FLAVOURS, normalise_and_validate
 from topcup_bench.errors import InputError, did_you_mean
 from topcup_bench.types import COMPETITION_CLASSES, ClassCatalogue
@@ -66,6 +67,9 @@ SIZES: dict[str, dict[str, Any]] = {
 #: thyroglobulin ≈ 0.48, beta-galactosidase ≈ 0.25, beta-amylase ≈ 0.09.  The
 #: residual noise of the ``denoised`` flavour is ``noise_sigma · denoise_factor`` before a
 #: σ = 1 voxel low-pass, hence the large values.  ``easy`` and ``hard`` are scaled guesses.
+#: With crowder radii 1.8–3 voxels the crowder densities 0.12 / 0.24 / 0.40 are about
+#: 10 / 20 / 33 mg/mL of crowder protein (:mod:`.crowding`); ``phantom:NAME?crowding=C``
+#: sets any other level (``cellular`` = 300 mg/mL).
 DIFFICULTIES: dict[str, dict[str, Any]] = {
     "easy": dict(noise_sigma=8.0, crowder_density=0.12),
     "kaggle-like": dict(
@@ -109,7 +113,8 @@ class PhantomPreset:
     lumpiness_sigma_voxels : float
         Correlation length (Gaussian σ) of the lumpiness noise.
     crowder_density : float
-        Crowders per 1000 voxels of the slab.
+        Crowders per 1000 voxels of the slab (0.24 ≈ 20 mg/mL of crowder protein; see
+        :attr:`crowding_mg_per_ml` and :mod:`.crowding`).
     crowder_radius_voxels : (float, float)
         Range of crowder radii.
     crowder_contrast : float
@@ -198,6 +203,15 @@ class PhantomPreset:
         return electron_wavelength_angstrom(self.voltage_kv)
 
     @property
+    def crowding_mg_per_ml(self) -> float:
+        """Crowder protein concentration in the slab, mg/mL (protein at 1.35 g/cm³).
+
+        Derived from :attr:`crowder_density` and :attr:`crowder_radius_voxels` (see
+        :mod:`.crowding`); set it with ``phantom:NAME?crowding=C``.
+        """
+        return concentration_from_density(self.crowder_density, self.crowder_radius_voxels)
+
+    @property
     def extent_angstrom_xyz(self) -> tuple[float, float, float]:
         """Tomogram size in Å along x, y, z."""
         nz, ny, nx = self.shape_zyx
@@ -242,7 +256,8 @@ class PhantomPreset:
         return (
             f"{self.name}: {nz}×{ny}×{nx} voxels (z, y, x) at {self.voxel_size_angstrom:g} Å, "
             f"{sum(n for _, n in self.counts)} particles, noise σ {self.noise_sigma:g}, "
-            f"{self.crowder_density:g} crowders per 1000 slab voxels"
+            f"{self.crowder_density:g} crowders per 1000 slab voxels "
+            f"(≈ {self.crowding_mg_per_ml:.0f} mg/mL protein)"
         )
 
 

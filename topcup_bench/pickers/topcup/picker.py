@@ -333,12 +333,18 @@ class TopCUPPicker(TrainablePicker):
         return {} if channels == (256, 128, 64, 32, 16) else {"decoder_channels": channels}
 
     def cache_folder(self, dataset, runs: Sequence[str]) -> Path:
-        """Folder of the trained members for ``dataset`` and ``runs`` (created)."""
+        """Folder of the trained members for ``dataset`` and ``runs`` (created).
+
+        Keyed by what training reads: the training runs' tomograms and ground
+        truth, the classes, voxel size and tomogram type, and the recipe, never
+        the other runs of the dataset, so that datasets sharing their training
+        runs (``phantom:default`` and ``phantom:paper``) share the members.
+        """
         from topcup_bench.datasets.catalog import cache_dir
         from topcup_bench.pickers.topcup.recipes import RECIPES
 
         identity = {
-            "dataset": dataset.identity(),
+            "dataset": _training_identity(dataset, runs),
             "runs": list(runs),
             "recipe": RECIPES[BUDGETS[self.budget]],
             "steps": self.steps,
@@ -487,3 +493,16 @@ class TopCUPPicker(TrainablePicker):
         state = dict(self.__dict__)
         state["_models"] = [m.cpu() for m in self._models]
         return state
+
+
+def _training_identity(dataset, runs: Sequence[str]) -> dict[str, Any]:
+    """The dataset's identity without its other runs: what training on ``runs`` depends on."""
+    from topcup_bench.pick_cache import training_digest
+
+    identity = dataset.identity()
+    kept = {
+        key: value
+        for key, value in identity.items()
+        if key not in ("runs", "truth_digest", "tomogram_digests", "digest")
+    }
+    return {**kept, "training_data": training_digest(dataset, runs)}
