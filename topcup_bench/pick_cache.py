@@ -37,7 +37,7 @@ from topcup_bench.errors import TopcupBenchWarning
 from topcup_bench.identity import digest_bytes, digest_json
 from topcup_bench.pickers.protocol import Picker, TrainablePicker
 
-__all__ = ["PickCache", "training_digest"]
+__all__ = ["PickCache", "training_digest", "training_identity"]
 
 
 def training_digest(dataset: Dataset, runs: Sequence[str]) -> str:
@@ -48,6 +48,22 @@ def training_digest(dataset: Dataset, runs: Sequence[str]) -> str:
             "tomograms": {run: dataset.run_digest(run) for run in runs},
         }
     )
+
+
+def training_identity(dataset: Dataset, runs: Sequence[str]) -> dict:
+    """The dataset's identity without its other runs: what training on ``runs`` depends on.
+
+    :meth:`Dataset.identity` less its run list, truth digest and tomogram
+    digests, plus :func:`training_digest` of ``runs``: two datasets that share
+    their training runs (``phantom:default`` and ``phantom:paper``) give the same
+    value.
+    """
+    kept = {
+        key: value
+        for key, value in dataset.identity().items()
+        if key not in ("runs", "truth_digest", "tomogram_digests", "digest")
+    }
+    return {**kept, "training_data": training_digest(dataset, runs)}
 
 
 class PickCache:

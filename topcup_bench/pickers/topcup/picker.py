@@ -341,10 +341,11 @@ class TopCUPPicker(TrainablePicker):
         runs (``phantom:default`` and ``phantom:paper``) share the members.
         """
         from topcup_bench.datasets.catalog import cache_dir
+        from topcup_bench.pick_cache import training_identity
         from topcup_bench.pickers.topcup.recipes import RECIPES
 
         identity = {
-            "dataset": _training_identity(dataset, runs),
+            "dataset": training_identity(dataset, runs),
             "runs": list(runs),
             "recipe": RECIPES[BUDGETS[self.budget]],
             "steps": self.steps,
@@ -493,16 +494,3 @@ class TopCUPPicker(TrainablePicker):
         state = dict(self.__dict__)
         state["_models"] = [m.cpu() for m in self._models]
         return state
-
-
-def _training_identity(dataset, runs: Sequence[str]) -> dict[str, Any]:
-    """The dataset's identity without its other runs: what training on ``runs`` depends on."""
-    from topcup_bench.pick_cache import training_digest
-
-    identity = dataset.identity()
-    kept = {
-        key: value
-        for key, value in identity.items()
-        if key not in ("runs", "truth_digest", "tomogram_digests", "digest")
-    }
-    return {**kept, "training_data": training_digest(dataset, runs)}
