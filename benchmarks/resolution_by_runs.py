@@ -40,13 +40,7 @@ def subset_counts(entry: dict[str, Any], n_runs: int) -> RunClassCounts:
             f"--runs {n_runs}: picker {entry['picker']!r} was scored on "
             f"{len(counts.experiments)} runs only"
         )
-    return RunClassCounts(
-        counts.experiments[:n_runs],
-        counts.classes,
-        counts.tp[:n_runs],
-        counts.fp[:n_runs],
-        counts.fn[:n_runs],
-    )
+    return counts.select_experiments(counts.experiments[:n_runs])
 
 
 def resolution_row(results: dict[str, Any], n_runs: int, *, n_resamples: int = 1000) -> dict:
