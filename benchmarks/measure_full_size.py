@@ -42,7 +42,6 @@ import resource
 import subprocess
 import sys
 import time
-import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -128,37 +127,6 @@ def _ru_maxrss_bytes(who: int) -> int:
     return int(resource.getrusage(who).ru_maxrss) * scale
 
 
-def _limit_threads(threads: int) -> None:
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(threads)
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        pass
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
-
-
-class _TomogramWatch:
-    """Wraps ``dataset.tomogram`` to count the tomogram arrays alive at once (weak references)."""
-
-    def __init__(self, dataset) -> None:
-        self.alive: list[weakref.ref] = []
-        self.max_alive = 0
-        self.loads = 0
-        original = dataset.tomogram
-
-        def tomogram(run: str):
-            loaded = original(run)
-            self.loads += 1
-            self.alive = [ref for ref in self.alive if ref() is not None]
-            self.alive.append(weakref.ref(loaded.data))
-            self.max_alive = max(self.max_alive, len(self.alive))
-            return loaded
-
-        dataset.tomogram = tomogram
-
-
 def _open(spec: str):
     from topcup_bench.datasets.catalog import open_dataset
 
@@ -210,13 +178,15 @@ def _phase_checkpoints(task: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _phase_fit(task: Mapping[str, Any]) -> dict[str, Any]:
+    from topcup_bench.executors import limit_threads
     from topcup_bench.pickers import create_picker
+    from topcup_bench.testing import track_loaded_tomograms
 
     dataset = _open(task["dataset"])
-    watch = _TomogramWatch(dataset)
+    loaded = track_loaded_tomograms(dataset)
     picker = create_picker(task["picker"], task["params"])
     picker.prepare(dataset)
-    _limit_threads(int(task["threads"]))
+    limit_threads(int(task["threads"]))
     start = time.perf_counter()
     picker.fit(dataset, list(task["train_runs"]))
     seconds = time.perf_counter() - start
@@ -224,18 +194,20 @@ def _phase_fit(task: Mapping[str, Any]) -> dict[str, Any]:
         pickle.dump(picker, handle)
     return {
         "fit_seconds": seconds,
-        "fit_loads": watch.loads,
-        "fit_max_live_tomograms": watch.max_alive,
+        "fit_loads": len(loaded),
+        "fit_max_live_tomograms": max(loaded, default=0),
     }
 
 
 def _phase_pick(task: Mapping[str, Any]) -> dict[str, Any]:
+    from topcup_bench.executors import limit_threads
     from topcup_bench.metrics import score_picks
     from topcup_bench.pickers import create_picker
     from topcup_bench.pickers.protocol import TrainablePicker
+    from topcup_bench.testing import track_loaded_tomograms
 
     dataset = _open(task["dataset"])
-    watch = _TomogramWatch(dataset)
+    loaded = track_loaded_tomograms(dataset)
     out: dict[str, Any] = {}
     if task.get("state"):
         with open(task["state"], "rb") as handle:
@@ -243,12 +215,12 @@ def _phase_pick(task: Mapping[str, Any]) -> dict[str, Any]:
     else:
         picker = create_picker(task["picker"], task["params"])
         picker.prepare(dataset)
-        _limit_threads(int(task["threads"]))
+        limit_threads(int(task["threads"]))
         if isinstance(picker, TrainablePicker):  # topcup with weights: loads them
             start = time.perf_counter()
             picker.fit(dataset, list(task["train_runs"]))
             out["fit_seconds"] = time.perf_counter() - start
-    _limit_threads(int(task["threads"]))
+    limit_threads(int(task["threads"]))
     run = task["run"]
     start = time.perf_counter()
     tomogram = dataset.tomogram(run)
@@ -269,7 +241,7 @@ def _phase_pick(task: Mapping[str, Any]) -> dict[str, Any]:
         extent_angstrom_xyz=list(extent),
         true_positives={name: c.tp for name, c in result.classes.items()},
         n_truth={name: c.n_truth for name, c in result.classes.items()},
-        max_live_tomograms=watch.max_alive,
+        max_live_tomograms=max(loaded, default=0),
         tool_version=str(getattr(picker, "tool_version", "") or ""),
     )
     return out

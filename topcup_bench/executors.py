@@ -33,22 +33,23 @@ EXECUTORS = ("serial", "processes", "dask")
 Outcome = tuple[int, bool, Any]
 
 
-def limit_threads() -> None:
-    """One thread per worker for BLAS, OpenMP and torch (called in each worker).
+def limit_threads(threads: int = 1) -> None:
+    """``threads`` threads (default one per worker) for BLAS, OpenMP and torch.
 
-    Also ignores the warnings no user can act on (:mod:`topcup_bench.quiet`).
+    Called in each worker; also ignores the warnings no user can act on
+    (:mod:`topcup_bench.quiet`).
     """
     ignore_unactionable_warnings()
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[variable] = "1"
+        os.environ[variable] = str(threads)
     try:
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(1)
+        threadpool_limits(threads)
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         pass
     if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
+        sys.modules["torch"].set_num_threads(threads)
 
 
 class SerialExecutor(AbstractContextManager):
