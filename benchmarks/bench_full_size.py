@@ -14,7 +14,6 @@ one process per picker and writes the table of ``docs/performance.md``.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -52,14 +51,13 @@ class FullSizePick(SlowTiming):
         }
 
     def setup(self, cache, picker):
-        from threadpoolctl import threadpool_limits
-
         from topcup_bench.datasets.catalog import open_dataset
+        from topcup_bench.executors import limit_threads
         from topcup_bench.pickers import create_picker
         from topcup_bench.pickers.adapters.tool_process import ToolMissingError
         from topcup_bench.pickers.protocol import TrainablePicker
 
-        threadpool_limits(THREADS)
+        limit_threads(THREADS)
         dataset = open_dataset(cache["spec"], progress=False)
         if picker == "topcup" and not cache["checkpoints"]:
             raise NotImplementedError("TopCUP needs torch and monai")
@@ -70,8 +68,7 @@ class FullSizePick(SlowTiming):
             raise NotImplementedError(str(error)) from None
         if isinstance(self.picker, TrainablePicker):
             self.picker.fit(dataset, cache["train_runs"])
-        if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(THREADS)
+        limit_threads(THREADS)  # again: fitting may have imported torch
         self.tomogram = dataset.tomogram(cache["run"])
         self.classes = dataset.classes
 
