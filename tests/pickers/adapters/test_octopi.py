@@ -174,6 +174,7 @@ class _HandMade(Dataset):
 
     def __init__(self, voxel_sizes=(10.0, 10.0), truth_rows=None):
         self.voxel_sizes = dict(zip(self.runs, voxel_sizes, strict=True))
+        self.loaded = []
         # ribosome at voxel (z, y, x) = (12, 16, 20) of TS_a; apo-ferritin at (5, 6, 7) of TS_b
         self.rows = truth_rows or [
             ("TS_a", "ribosome", 200.0, 160.0, 120.0),
@@ -181,7 +182,8 @@ class _HandMade(Dataset):
         ]
 
     def tomogram(self, run):
-        data = np.random.default_rng(len(run)).normal(size=(24, 32, 40)).astype(np.float32)
+        self.loaded.append(run)
+        data = np.random.default_rng(ord(run[-1])).normal(size=(24, 32, 40)).astype(np.float32)
         return Tomogram(run, data, self.voxel_sizes[run])
 
     def truth(self, runs=None):
@@ -205,6 +207,7 @@ def test_targets_are_octopi_balls_in_a_project_of_our_own(tmp_path):
     )
     assert project.labels == {"ribosome": 1, "apo-ferritin": 2}
     assert project.tomo_uri == "topcup@10.0" and project.runs == ("TS_a", "TS_b")
+    assert project.validation_run == "TS_b"  # small enough to validate whole
     root = copick.from_file(str(project.config_path))
     targets = {}
     for run in ("TS_a", "TS_b"):
@@ -221,6 +224,106 @@ def test_targets_are_octopi_balls_in_a_project_of_our_own(tmp_path):
     # the copied tomogram is the dataset's
     (copied,) = root.get_run("TS_b").get_voxel_spacing(10.0).get_tomograms("topcup")
     np.testing.assert_array_equal(copied.numpy(), _HandMade().tomogram("TS_b").data)
+
+
+@needs_octopi
+def test_a_large_last_run_is_validated_on_a_crop_around_a_pick(tmp_path, monkeypatch):
+    import copick
+
+    from topcup_bench.pickers.adapters import octopi_project
+
+    monkeypatch.setattr(octopi_project, "VALIDATION_CROP_ZYX", (16, 16, 16))
+    dataset = _HandMade(
+        truth_rows=[
+            ("TS_a", "ribosome", 200.0, 160.0, 120.0),
+            ("TS_b", "ribosome", 200.0, 160.0, 120.0),  # voxel (12, 16, 20): the centre
+            ("TS_b", "apo-ferritin", 70.0, 60.0, 50.0),  # voxel (5, 6, 7): y outside the crop
+            ("TS_b", "apo-ferritin", 130.0, 100.0, 150.0),  # voxel (15, 10, 13): inside
+        ]
+    )
+    project = octopi_project.build_training_project(
+        dataset, ["TS_a", "TS_b"], tmp_path / "p", radius_scale=0.5
+    )
+    assert project.runs == ("TS_a", "TS_b") and project.validation_run == "TS_b-validation"
+    assert dataset.loaded == ["TS_a", "TS_b"]  # each tomogram read once
+    root = copick.from_file(str(project.config_path))
+    # window: start = centre (12, 16, 20) - 8 = (4, 8, 12), inside the 24 x 32 x 40 volume
+    (crop,) = root.get_run("TS_b-validation").get_voxel_spacing(10.0).get_tomograms("topcup")
+    np.testing.assert_array_equal(crop.numpy(), dataset.tomogram("TS_b").data[4:20, 8:24, 12:28])
+    (seg,) = root.get_run("TS_b-validation").get_segmentations(
+        name=octopi_project.TARGET_NAME,
+        user_id=octopi_project.TARGET_USER,
+        session_id=octopi_project.TARGET_SESSION,
+    )
+    target = seg.numpy()
+    assert target.shape == (16, 16, 16)
+    assert target[8, 8, 8] == 1 and (target == 1).sum() == 33  # the ribosome, moved by the crop
+    assert target[11, 2, 1] == 2 and (target == 2).sum() == 19  # one apo-ferritin of two
+    # the training runs keep their whole tomograms and targets
+    (whole,) = root.get_run("TS_b").get_voxel_spacing(10.0).get_tomograms("topcup")
+    assert whole.numpy().shape == (24, 32, 40)
+
+
+@pytest.mark.parametrize(
+    ("shape", "rows", "window"),
+    [
+        ((92, 160, 160), [], None),
+        ((128, 256, 256), [], None),
+        # the nearest pick to the centre (92, 315, 315) is the second
+        (
+            (184, 630, 630),
+            [(100, 100, 100), (90, 300, 320)],
+            (slice(26, 154), slice(172, 428), slice(192, 448)),
+        ),
+        # no pick: the centre
+        ((184, 630, 300), [], (slice(28, 156), slice(187, 443), slice(22, 278))),
+        # near the edge: the window stays inside
+        ((200, 40, 300), [(199, 1, 299)], (slice(72, 200), slice(0, 40), slice(44, 300))),
+    ],
+)
+def test_validation_window(shape, rows, window):
+    from topcup_bench.pickers.adapters.octopi_project import validation_window
+
+    truth = pd.DataFrame(
+        [(x * 10.0, y * 10.0, z * 10.0) for z, y, x in rows], columns=["x", "y", "z"]
+    )
+    assert validation_window(shape, truth, 10.0) == window
+
+
+@needs_octopi
+def test_octopi_validates_on_the_projects_validation_run(tmp_path, monkeypatch):
+    import octopi.datasets.config
+
+    from topcup_bench.pickers.adapters.octopi_model import train_model
+    from topcup_bench.pickers.adapters.octopi_project import TrainingProject
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def record(**kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(octopi.datasets.config, "DataGeneratorConfig", record)
+    project = TrainingProject(tmp_path / "c.json", ("TS_a", "TS_b"), 10.0, {}, "TS_b-validation")
+    with pytest.raises(Stop):
+        train_model(
+            project,
+            tmp_path / "model",
+            architecture={},
+            epochs=1,
+            batch_size=1,
+            learning_rate=1e-3,
+            tversky_alpha=0.3,
+            background_ratio=0.0,
+            ema=False,
+            overlap=0.25,
+            sw_batch_size=1,
+        )
+    assert seen["trainRunIDs"] == ["TS_a", "TS_b"]
+    assert seen["validateRunIDs"] == ["TS_b-validation"]
 
 
 @needs_octopi

@@ -87,8 +87,9 @@ def train_model(
     One epoch is one step per training run, each on ``batch_size`` random crops of
     ``architecture["dim_in"]`` voxels (octopi's sampling: crops centred on each
     class in turn, ``background_ratio`` of them on background).  octopi validates
-    once, after the last epoch, on the last training run (it needs one to save a
-    model): the saved weights are the final ones (their EMA when ``ema``).
+    once, after the last epoch, on ``project.validation_run`` (the last training run
+    or a crop of it; it needs one to save a model): the saved weights are the final
+    ones (their EMA when ``ema``).
 
     Parameters
     ----------
@@ -134,7 +135,7 @@ def train_model(
         tomo_uris=[project.tomo_uri],
         background_ratio=background_ratio,
         trainRunIDs=runs,
-        validateRunIDs=[runs[-1]],
+        validateRunIDs=[project.validation_run],
     ).create_data_generator()
     model_config = {**architecture, "num_classes": generator.Nclasses}
     loss = TverskyLoss(

@@ -12,7 +12,18 @@ Layout of the project (all under ``folder``)::
 
     copick_config.json    one pickable object per class, labels 1..K in catalogue order
     ExperimentRuns/RUN/   tomogram TOMO_TYPE@voxel size, truth picks, octopi's targets
+    ExperimentRuns/RUN-validation/
+                          only for a last run larger than VALIDATION_CROP_ZYX: a crop of
+                          it, on which octopi validates (see below)
     logs/                 octopi's record of the targets (read back by its trainer)
+
+octopi validates on a whole tomogram at once (a sliding window into a full
+``(classes, z, y, x)`` float volume, then its loss and one-hot copies): on a
+184 × 630 × 630 tomogram that alone is several GB.  Its validation does not
+change the weights we keep (it runs once, after the last epoch), so a last
+training run larger than :data:`VALIDATION_CROP_ZYX` is validated on a crop of
+it around its pick nearest the centre; smaller runs are validated whole, as
+before.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from topcup_bench.datasets.copick_project import open_copick_root
 from topcup_bench.datasets.picks_copick import write_copick_picks
@@ -42,6 +54,8 @@ __all__ = [
     "TARGET_NAME",
     "TARGET_USER",
     "TARGET_SESSION",
+    "VALIDATION_CROP_ZYX",
+    "validation_window",
 ]
 
 #: Tomogram type of the copied tomograms.
@@ -51,6 +65,8 @@ TRUTH_USER, TRUTH_SESSION = "topcup-truth", "0"
 #: Name, user and session of the targets octopi paints.
 TARGET_NAME, TARGET_USER, TARGET_SESSION = "targets", "octopi", "1"
 CONFIG_NAME = "copick_config.json"
+#: Largest validation volume (z, y, x voxels); larger last runs are validated on a crop.
+VALIDATION_CROP_ZYX: tuple[int, int, int] = (128, 256, 256)
 
 
 @dataclass(frozen=True)
@@ -67,12 +83,16 @@ class TrainingProject:
         Voxel size of every copied tomogram, Å.
     labels : dict of str to int
         Class name → target label (1..K, catalogue order; 0 is background).
+    validation_run : str
+        Run octopi validates on: the last training run, or ``"<last>-validation"``,
+        a crop of it (see the module docstring).
     """
 
     config_path: Path
     runs: tuple[str, ...]
     voxel_size_angstrom: float
     labels: dict[str, int]
+    validation_run: str
 
     @property
     def tomo_uri(self) -> str:
@@ -155,6 +175,7 @@ def build_training_project(
     config = write_project_config(folder, classes)
     root = open_copick_root(config)
     voxel_size = None
+    validation_run, validation_truth = runs[-1], truth.iloc[:0]
     for run in runs:
         tomogram = dataset.tomogram(run)
         if voxel_size is None:
@@ -165,14 +186,87 @@ def build_training_project(
                 f"run {run!r} has voxel size {tomogram.voxel_size_angstrom} Å, the first "
                 f"training run {runs[0]!r} {voxel_size} Å; octopi trains on one voxel size",
             )
-        spacing = root.new_run(run).new_voxel_spacing(voxel_size)
-        spacing.new_tomogram(TOMO_TYPE).from_numpy(
-            np.ascontiguousarray(tomogram.data, dtype=np.float32), levels=1
-        )
-    write_copick_picks(truth, config, user_id=TRUTH_USER, session_id=TRUTH_SESSION)
+        _add_tomogram(root, run, voxel_size, tomogram.data)
+        run_truth = truth[truth["experiment"] == run]
+        window = validation_window(tomogram.data.shape, run_truth, voxel_size)
+        if run == runs[-1] and window is not None:
+            validation_run = _unused_name(f"{run}-validation", runs)
+            _add_tomogram(root, validation_run, voxel_size, tomogram.data[window])
+            validation_truth = _shifted_into(run_truth, window, voxel_size, validation_run)
+        del tomogram
+    write_copick_picks(
+        pd.concat([truth, validation_truth], ignore_index=True),
+        config,
+        user_id=TRUTH_USER,
+        session_id=TRUTH_SESSION,
+    )
     labels = {c.name: i for i, c in enumerate(classes, start=1)}
-    _paint_targets(config, classes, labels, voxel_size, runs, radius_scale)
-    return TrainingProject(config, runs, voxel_size, labels)
+    painted = runs if validation_run in runs else (*runs, validation_run)
+    _paint_targets(config, classes, labels, voxel_size, painted, radius_scale)
+    return TrainingProject(config, runs, voxel_size, labels, validation_run)
+
+
+def validation_window(
+    shape_zyx: Sequence[int], truth: pd.DataFrame, voxel_size: float
+) -> tuple[slice, slice, slice] | None:
+    """The crop of a run that octopi validates on, or None to validate the whole run.
+
+    Parameters
+    ----------
+    shape_zyx : sequence of 3 int
+        The run's tomogram shape (z, y, x voxels).
+    truth : pandas.DataFrame
+        The run's ground truth (``x``, ``y``, ``z`` in Å); must not be empty when
+        the shape exceeds :data:`VALIDATION_CROP_ZYX`.
+    voxel_size : float
+        Å per voxel.
+
+    Returns
+    -------
+    tuple of 3 slice or None
+        None when every axis fits in :data:`VALIDATION_CROP_ZYX`; else a window of
+        at most that size per axis, centred (as far as the volume allows) on the
+        pick nearest the volume's centre, so that octopi's targets there are not empty.
+    """
+    shape = np.asarray(shape_zyx, dtype=int)
+    crop = np.minimum(shape, VALIDATION_CROP_ZYX)
+    if np.array_equal(crop, shape):
+        return None
+    centres = truth[["z", "y", "x"]].to_numpy(dtype=float) / voxel_size
+    if not len(centres):
+        centre = shape / 2.0
+    else:
+        centre = centres[np.argmin(np.linalg.norm(centres - shape / 2.0, axis=1))]
+    start = np.clip(np.round(centre - crop / 2.0).astype(int), 0, shape - crop)
+    return tuple(slice(int(a), int(a + n)) for a, n in zip(start, crop, strict=True))
+
+
+def _add_tomogram(root, run: str, voxel_size: float, data: np.ndarray) -> None:
+    """Write ``data`` as the run's ``TOMO_TYPE`` tomogram (one pyramid level)."""
+    spacing = root.new_run(run).new_voxel_spacing(voxel_size)
+    spacing.new_tomogram(TOMO_TYPE).from_numpy(
+        np.ascontiguousarray(data, dtype=np.float32), levels=1
+    )
+
+
+def _unused_name(name: str, taken: Sequence[str]) -> str:
+    """``name``, or ``name-2``, ``name-3`` … the first not in ``taken``."""
+    candidate, k = name, 1
+    while candidate in taken:
+        k += 1
+        candidate = f"{name}-{k}"
+    return candidate
+
+
+def _shifted_into(
+    truth: pd.DataFrame, window: tuple[slice, slice, slice], voxel_size: float, run: str
+) -> pd.DataFrame:
+    """The picks of ``truth`` inside ``window``, in the crop's coordinates, renamed to ``run``."""
+    out = truth.copy()
+    for axis, cut in zip("zyx", window, strict=True):
+        out[axis] = out[axis] - cut.start * voxel_size
+        out = out[(out[axis] >= 0) & (out[axis] < (cut.stop - cut.start) * voxel_size)]
+    return out.assign(experiment=run).reset_index(drop=True)
 
 
 def _paint_targets(config, classes, labels, voxel_size, runs, radius_scale) -> None:
