@@ -11,6 +11,7 @@ Usage::
     python benchmarks/calibrate_template.py          # small-kaggle-like, 3 seeds × 3 runs
     python benchmarks/calibrate_template.py --noise-sigma 5 --crowder-density 0.3 --jobs 2
     python benchmarks/calibrate_template.py --picker n_rotations=48 --seeds 0 1 2 3
+    python benchmarks/calibrate_template.py --class-contrast beta-galactosidase=1.6 --runs 10
 """
 
 from __future__ import annotations
@@ -101,6 +102,10 @@ def main(argv=None) -> None:
     parser.add_argument("--noise-sigma", type=float)
     parser.add_argument("--crowder-density", type=float)
     parser.add_argument("--denoise-factor", type=float)
+    parser.add_argument(
+        "--class-contrast",
+        help="per-class density multipliers replacing the preset's, e.g. beta-galactosidase=1.6",
+    )
     parser.add_argument("--picker", default="", help="template parameters, key=value;key=value")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args(argv)
@@ -114,6 +119,13 @@ def main(argv=None) -> None:
         )
         if value is not None
     }
+    if args.class_contrast is not None:
+        overrides["class_contrast"] = {
+            name.strip(): float(value)
+            for name, _, value in (
+                item.partition("=") for item in args.class_contrast.split(",") if item.strip()
+            )
+        }
     if overrides:
         preset = preset.replace(**overrides)
     params = dict(item.split("=", 1) for item in args.picker.split(";") if item.strip())
@@ -122,7 +134,9 @@ def main(argv=None) -> None:
     elapsed = time.perf_counter() - start
     print(
         f"{preset.name}: noise_sigma {preset.noise_sigma:g}, crowder_density "
-        f"{preset.crowder_density:g}, denoise_factor {preset.denoise_factor:g}; "
+        f"{preset.crowder_density:g}, denoise_factor {preset.denoise_factor:g}, "
+        f"class_contrast {dict(preset.class_contrast) or 'none'}, counts per run "
+        f"{'/'.join(str(n) for _, n in preset.counts)}; "
         f"seeds {args.seeds} × {args.runs} runs; template {params or 'defaults'}; "
         f"{elapsed:.0f} s"
     )

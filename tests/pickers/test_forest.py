@@ -25,7 +25,7 @@ FAST = dict(
 def dataset(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TOPCUP_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield open_dataset("phantom:tiny-easy?runs=3&test=1", progress=False)
+        yield open_dataset("phantom:tiny-easy?runs=4&test=1", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_better_than_random_on_held_out_run(dataset, trained):
     baseline.prepare(dataset)
     random = pd.concat([baseline.pick(dataset.tomogram(r), dataset.classes) for r in test])
     chance = score_picks(truth, random, classes=dataset.classes, thresholds="best").score
-    assert forest > chance + 0.3  # measured: 0.74 vs 0.00
+    assert forest > chance + 0.3  # measured: 0.72 vs 0.00 (3 training runs of 6 particles)
 
 
 def test_pick_before_fit_raises(dataset):

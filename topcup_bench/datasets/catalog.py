@@ -83,12 +83,13 @@ PHANTOM_DATASETS = {
     ),
     "paper": PhantomDataset(
         "small-kaggle-like",
-        46,
+        76,
         0,
-        40,
+        70,
         "for comparisons in a paper: phantom:default's 6 train runs (the same tomograms, so "
-        "trained pickers are shared) and 40 test runs (the first 4 are phantom:default's), "
-        "a minimal detectable difference of 0.046 for the default pickers (measured)",
+        "trained pickers are shared) and 70 test runs (the first 4 are phantom:default's), "
+        "560 test particles, a minimal detectable difference of about 0.05 for the default "
+        "pickers",
     ),
     "tiny": PhantomDataset(
         "tiny", 5, 0, 2, "5 tiny runs for tests and smoke runs; 3 train (2 fit, 1 tune), 2 test"

@@ -86,7 +86,7 @@ def _check_table(table, name, tomogram, dataset) -> list[str]:
             f"{source}: {int(outside.sum())} picks outside the tomogram (x, y, z must be Å within "
             f"{tuple(extent)}; are they z-y-x or voxel indices?)"
         )
-    if len(table) >= 10 and (xyz.max(axis=0) < extent / 4).all():
+    if len(table) >= 3 and (xyz.max(axis=0) < extent / 4).all():
         raise ConformanceError(
             f"{source}: all coordinates lie below a quarter of the tomogram extent; "
             "they look like voxel indices, not Å"

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from topcup_bench.datasets.phantom import PhantomPreset, list_presets, resolve_preset
-from topcup_bench.datasets.phantom.presets import REFERENCE_COUNTS
+from topcup_bench.datasets.phantom.presets import COMPETITION_TRAINING_COUNTS, REFERENCE_COUNTS
 from topcup_bench.errors import InputError
 
 
@@ -30,10 +30,34 @@ def test_sizes_and_counts():
     assert all(n <= m for n, m in zip(tiny.shape_zyx, (64, 96, 96), strict=True))
     assert all(n >= 1 for n in tiny.class_counts.values())
     assert set(tiny.class_counts) == set(REFERENCE_COUNTS)
-    assert resolve_preset("quarter").class_counts == REFERENCE_COUNTS
-    full = resolve_preset("full").class_counts
-    assert full == {k: 4 * v for k, v in REFERENCE_COUNTS.items()}
     assert resolve_preset("full").shape_zyx == (184, 630, 630)
+
+
+#: Hand-computed: the competition's 375/87/112/331/251/113 particles over 7 tomograms of
+#: 184 x 630 x 630, times each size's volume fraction, rounded, at least 1 (apo-ferritin,
+#: beta-amylase, beta-galactosidase, ribosome, thyroglobulin, VLP).
+EXPECTED_COUNTS = {
+    "full": (54, 12, 16, 47, 36, 16),  # 53.6, 12.4, 16.0, 47.3, 35.9, 16.1
+    "quarter": (13, 3, 4, 12, 9, 4),  # x 1/4
+    "small": (2, 1, 1, 2, 1, 1),  # x 0.0323: 1.73, 0.40, 0.52, 1.53, 1.16, 0.52
+    "tiny": (1, 1, 1, 1, 1, 1),  # x 0.0061: all below 0.5
+}
+
+
+@pytest.mark.parametrize("size", list(EXPECTED_COUNTS))
+def test_counts_follow_the_competition_density(size):
+    for difficulty in ("easy", "kaggle-like", "hard"):
+        counts = resolve_preset(f"{size}-{difficulty}").class_counts
+        assert tuple(counts) == tuple(REFERENCE_COUNTS)
+        assert tuple(counts.values()) == EXPECTED_COUNTS[size]
+
+
+def test_the_full_preset_has_the_competition_density():
+    full = resolve_preset("full").class_counts
+    per_tomogram = {k: n / 7 for k, n in COMPETITION_TRAINING_COUNTS.items()}
+    assert sum(COMPETITION_TRAINING_COUNTS.values()) == 1269  # 181 per tomogram
+    for name, n in full.items():
+        assert abs(n - per_tomogram[name]) <= 0.5
 
 
 def test_list_presets_all_resolve():

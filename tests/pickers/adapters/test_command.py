@@ -267,11 +267,11 @@ def test_a_train_command_makes_the_picker_trainable(tiny_dataset, tmp_path):
     [outcome] = run_pickers([picker], tiny_dataset, test, train, cache_root=None, progress=False)
     assert outcome.status == "ok", outcome.error
     assert outcome.card.trained_on == tuple(train)
-    assert "fit" in outcome.logs and "36 picks in 3 runs" in Path(outcome.logs["fit"]).read_text()
+    assert "fit" in outcome.logs and "18 picks in 3 runs" in Path(outcome.logs["fit"]).read_text()
     model = picker._model_folder() / "model.json"
-    assert '"max_peaks": 12' in model.read_text(encoding="utf-8")
-    # the model's max_peaks (12 per run) bounds the picks per class
-    assert outcome.picks.groupby(["experiment", "particle_type"]).size().max() <= 12
+    assert '"max_peaks": 6' in model.read_text(encoding="utf-8")
+    # the model's max_peaks (6 per run) bounds the picks per class
+    assert outcome.picks.groupby(["experiment", "particle_type"]).size().max() <= 6
 
 
 class EchoPreset(CommandPicker):

@@ -313,12 +313,17 @@ def test_picks_identical_to_reference_on_a_phantom_tomogram(tiny_phantom):
     got = extract_picks(fast, *args, run=tomogram.run, device="cpu")
     expected = extract_picks(reference, *args, run=tomogram.run, device="cpu")
     assert len(expected) > 10
-    # The same picks; the random network's probabilities span 0.12-0.17, so scores tie
-    # to 1e-7 and the order of equal-looking scores may differ: compare sorted by place.
-    got, expected = (_by_place(table) for table in (got, expected))
+    # The same picks but for near-ties: the random network's probabilities span 0.12-0.17,
+    # so neighbouring voxels tie to 1e-7 and max-pool NMS may keep either (about one pick
+    # in 2,400 on this tomogram); the order of equal-looking scores may differ too.
+    n_differing = _differing_picks_are_near_ties(
+        got, expected, reference, names, [radii[n] for n in names], tomogram.voxel_size_angstrom
+    )
+    assert n_differing <= 0.002 * len(expected)
     columns = ["particle_type", "x", "y", "z"]
-    assert got[columns].equals(expected[columns])
-    np.testing.assert_allclose(got["score"], expected["score"], atol=1e-5, rtol=0)
+    both = _by_place(got).merge(_by_place(expected), on=columns, suffixes=("_fast", "_ref"))
+    assert len(both) >= len(expected) - n_differing
+    np.testing.assert_allclose(both["score_fast"], both["score_ref"], atol=1e-5, rtol=0)
 
 
 def _by_place(table):

@@ -2,10 +2,11 @@
 
 A preset name is ``<size>-<difficulty>`` (``"small-hard"``, ``"tiny-easy"``) or a
 bare size (``"small"`` = ``"small-kaggle-like"``).  Sizes fix the array shape, the
-per-class particle counts (scaled with volume from the 184 × 315 × 315 reference)
-and the vesicle radii; difficulties fix the noise level and the crowder density.
-The ``kaggle-like`` constants are calibrated as in §2.6 of the phantom
-specification (see :data:`DIFFICULTIES`).
+per-class particle counts (the competition's density, scaled with volume from one
+184 × 630 × 630 competition tomogram; at least one per class) and the vesicle
+radii; difficulties fix the noise level and the crowder density.  The
+``kaggle-like`` constants are calibrated as in §2.6 of the phantom specification
+(see :data:`DIFFICULTIES`).
 """
 
 from __future__ import annotations
@@ -27,24 +28,50 @@ __all__ = [
     "DIFFICULTIES",
     "REFERENCE_SHAPE_ZYX",
     "REFERENCE_COUNTS",
+    "COMPETITION_TRAINING_COUNTS",
+    "scaled_counts",
     "resolve_preset",
     "list_presets",
     "electron_wavelength_angstrom",
 ]
 
-#: Shape the reference counts refer to (z, y, x voxels).
-REFERENCE_SHAPE_ZYX: tuple[int, int, int] = (184, 315, 315)
-#: Particles per class in a 184 × 315 × 315 volume; other sizes scale with volume.
-REFERENCE_COUNTS: dict[str, int] = {
-    "apo-ferritin": 30,
-    "beta-amylase": 15,
-    "beta-galactosidase": 12,
-    "ribosome": 12,
-    "thyroglobulin": 15,
-    "virus-like-particle": 6,
+#: Particles per class in the competition's 7 training tomograms (CZII "CryoET Object
+#: Identification", 184 × 630 × 630 voxels at 10 Å each): about 181 per tomogram.
+COMPETITION_TRAINING_COUNTS: dict[str, int] = {
+    "apo-ferritin": 375,
+    "beta-amylase": 87,
+    "beta-galactosidase": 112,
+    "ribosome": 331,
+    "thyroglobulin": 251,
+    "virus-like-particle": 113,
+}
+#: Number of tomograms :data:`COMPETITION_TRAINING_COUNTS` add up.
+COMPETITION_TRAINING_TOMOGRAMS = 7
+#: Shape the reference counts refer to (z, y, x voxels): one competition tomogram.
+REFERENCE_SHAPE_ZYX: tuple[int, int, int] = (184, 630, 630)
+#: Mean particles per class in one 184 × 630 × 630 competition tomogram (not rounded:
+#: 53.6, 12.4, 16.0, 47.3, 35.9, 16.1); every size scales them with its volume.
+REFERENCE_COUNTS: dict[str, float] = {
+    name: n / COMPETITION_TRAINING_TOMOGRAMS for name, n in COMPETITION_TRAINING_COUNTS.items()
 }
 #: Fewest particles of each class in any size preset.
-MIN_COUNT_PER_CLASS = 2
+MIN_COUNT_PER_CLASS = 1
+
+
+def scaled_counts(shape_zyx: tuple[int, int, int]) -> tuple[tuple[str, int], ...]:
+    """Particles per class at the competition's density for a volume of ``shape_zyx`` voxels.
+
+    :data:`REFERENCE_COUNTS` × (volume / volume of :data:`REFERENCE_SHAPE_ZYX`), rounded,
+    at least :data:`MIN_COUNT_PER_CLASS` per class: ``full`` 54/12/16/47/36/16 (apo-ferritin,
+    beta-amylase, beta-galactosidase, ribosome, thyroglobulin, VLP), ``quarter``
+    13/3/4/12/9/4, ``small`` 2/1/1/2/1/1, ``tiny`` one each.
+    """
+    ratio = math.prod(shape_zyx) / math.prod(REFERENCE_SHAPE_ZYX)
+    return tuple(
+        (name, max(MIN_COUNT_PER_CLASS, int(round(n * ratio))))
+        for name, n in REFERENCE_COUNTS.items()
+    )
+
 
 #: Size presets: array shape (z, y, x), vesicle count range and vesicle radii (voxels).
 SIZES: dict[str, dict[str, Any]] = {
@@ -62,9 +89,9 @@ SIZES: dict[str, dict[str, Any]] = {
     ),
 }
 #: Difficulty presets: noise level and crowders per 1000 slab voxels.  ``kaggle-like`` is
-#: calibrated against the ``template`` picker (benchmarks/calibrate_template.py: small size,
-#: 4 seeds × 5 runs, best thresholds): ribosome and VLP 1.0, apo-ferritin ≈ 0.90,
-#: thyroglobulin ≈ 0.48, beta-galactosidase ≈ 0.25, beta-amylase ≈ 0.09.  The
+#: calibrated against the ``template`` picker (benchmarks/calibrate_template.py: small size
+#: at the competition's density, 4 seeds × 10 runs, best thresholds): ribosome 1.0, VLP
+#: 0.97, apo-ferritin 0.91, beta-galactosidase 0.62, thyroglobulin 0.52, beta-amylase 0.06.  The
 #: residual noise of the ``denoised`` flavour is ``noise_sigma · denoise_factor`` before a
 #: σ = 1 voxel low-pass, hence the large values.  ``easy`` and ``hard`` are scaled guesses.
 #: With crowder radii 1.8–3 voxels the crowder densities 0.12 / 0.24 / 0.40 are about
@@ -153,10 +180,10 @@ class PhantomPreset:
     """
 
     name: str = "quarter-kaggle-like"
-    shape_zyx: tuple[int, int, int] = REFERENCE_SHAPE_ZYX
+    shape_zyx: tuple[int, int, int] = (184, 315, 315)
     voxel_size_angstrom: float = 10.0
     slab: tuple[float, float] = (0.15, 0.85)
-    counts: tuple[tuple[str, int], ...] = tuple(REFERENCE_COUNTS.items())
+    counts: tuple[tuple[str, int], ...] = scaled_counts((184, 315, 315))
     size_jitter: float = 0.07
     anisotropy: float = 0.05
     lumpiness: float = 0.5
@@ -259,15 +286,6 @@ class PhantomPreset:
             f"{self.crowder_density:g} crowders per 1000 slab voxels "
             f"(≈ {self.crowding_mg_per_ml:.0f} mg/mL protein)"
         )
-
-
-def scaled_counts(shape_zyx: tuple[int, int, int]) -> tuple[tuple[str, int], ...]:
-    """Reference counts scaled with the volume of ``shape_zyx`` (at least 2 per class)."""
-    ratio = math.prod(shape_zyx) / math.prod(REFERENCE_SHAPE_ZYX)
-    return tuple(
-        (name, max(MIN_COUNT_PER_CLASS, int(round(n * ratio))))
-        for name, n in REFERENCE_COUNTS.items()
-    )
 
 
 def _preset(size: str, difficulty: str) -> PhantomPreset:
