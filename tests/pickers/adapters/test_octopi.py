@@ -163,6 +163,19 @@ def test_missing_octopi_fails_that_picker_only(tiny, without_octopi, tmp_path):
 
 
 # -- the training project -----------------------------------------------------------------------
+#: A one-epoch budget of ``octopi_model.train_model`` for the tests that stop octopi early.
+ONE_STEP = dict(
+    epochs=1,
+    batch_size=1,
+    learning_rate=1e-3,
+    tversky_alpha=0.3,
+    background_ratio=0.0,
+    ema=False,
+    overlap=0.25,
+    sw_batch_size=1,
+)
+
+
 class _HandMade(Dataset):
     """Two runs of 24 x 32 x 40 voxels (10 Å), one pick each: ribosome (40 Å), apo-ferritin (30)."""
 
@@ -309,19 +322,7 @@ def test_octopi_validates_on_the_projects_validation_run(tmp_path, monkeypatch):
     monkeypatch.setattr(octopi.datasets.config, "DataGeneratorConfig", record)
     project = TrainingProject(tmp_path / "c.json", ("TS_a", "TS_b"), 10.0, {}, "TS_b-validation")
     with pytest.raises(Stop):
-        train_model(
-            project,
-            tmp_path / "model",
-            architecture={},
-            epochs=1,
-            batch_size=1,
-            learning_rate=1e-3,
-            tversky_alpha=0.3,
-            background_ratio=0.0,
-            ema=False,
-            overlap=0.25,
-            sw_batch_size=1,
-        )
+        train_model(project, tmp_path / "model", architecture={}, **ONE_STEP)
     assert seen["trainRunIDs"] == ["TS_a", "TS_b"]
     assert seen["validateRunIDs"] == ["TS_b-validation"]
 
@@ -367,15 +368,8 @@ def test_training_that_saves_no_model_is_a_tool_error(tmp_path, monkeypatch):
             project,
             tmp_path / "model",
             architecture=OctopiPicker(**TINY).architecture(),
-            epochs=1,
-            batch_size=1,
-            learning_rate=1e-3,
-            tversky_alpha=0.3,
-            background_ratio=0.0,
-            ema=False,
-            overlap=0.25,
-            sw_batch_size=1,
             picker="mine",
+            **ONE_STEP,
         )
 
 
