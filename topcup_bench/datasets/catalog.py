@@ -3,7 +3,7 @@
 Dataset specifications understood by :func:`open_dataset`:
 
 * ``phantom:default`` — the embedded benchmark (see :data:`PHANTOM_DATASETS`);
-* ``phantom:paper`` — ``phantom:default`` with 40 test runs, for papers;
+* ``phantom:paper`` — ``phantom:default`` with 84 test runs, for papers;
 * ``phantom:tiny`` — a few tiny runs for tests and smoke runs;
 * ``phantom:PRESET[?runs=N&seed=S&test=K&flavours=a,b&crowding=C]`` — any generator preset
   (``small``, ``quarter-hard``, ...), with optional overrides; ``crowding`` is the crowder
@@ -83,12 +83,12 @@ PHANTOM_DATASETS = {
     ),
     "paper": PhantomDataset(
         "small-kaggle-like",
-        76,
+        90,
         0,
-        70,
+        84,
         "for comparisons in a paper: phantom:default's 6 train runs (the same tomograms, so "
-        "trained pickers are shared) and 70 test runs (the first 4 are phantom:default's), "
-        "560 test particles, a minimal detectable difference of about 0.05 for the default "
+        "trained pickers are shared) and 84 test runs (the first 4 are phantom:default's), "
+        "672 test particles, a minimal detectable difference of about 0.05 for the default "
         "pickers",
     ),
     "tiny": PhantomDataset(

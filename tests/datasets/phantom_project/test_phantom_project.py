@@ -149,10 +149,10 @@ def test_named_phantom_datasets_open_from_the_cache(tmp_path, monkeypatch):
         open_dataset("nothing-here")
 
 
-def test_paper_preset_extends_the_default_with_70_test_runs():
+def test_paper_preset_extends_the_default_with_84_test_runs():
     paper, default = phantom_spec("phantom:paper"), phantom_spec("phantom:default")
     assert paper.preset == default.preset and paper.seed == default.seed
-    assert (len(paper.run_names), paper.n_test) == (76, 70)
+    assert (len(paper.run_names), paper.n_test) == (90, 84)
     assert paper.split["train"] == default.split["train"]  # the same train tomograms
     assert paper.split["test"][:4] == default.split["test"]
-    assert paper.split["test"][-1] == "TS_075"
+    assert paper.split["test"][-1] == "TS_089"
