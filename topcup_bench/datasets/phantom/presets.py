@@ -180,10 +180,10 @@ class PhantomPreset:
     """
 
     name: str = "quarter-kaggle-like"
-    shape_zyx: tuple[int, int, int] = (184, 315, 315)
+    shape_zyx: tuple[int, int, int] = SIZES["quarter"]["shape_zyx"]
     voxel_size_angstrom: float = 10.0
     slab: tuple[float, float] = (0.15, 0.85)
-    counts: tuple[tuple[str, int], ...] = scaled_counts((184, 315, 315))
+    counts: tuple[tuple[str, int], ...] = scaled_counts(SIZES["quarter"]["shape_zyx"])
     size_jitter: float = 0.07
     anisotropy: float = 0.05
     lumpiness: float = 0.5

@@ -187,12 +187,13 @@ def build_training_project(
                 f"training run {runs[0]!r} {voxel_size} Å; octopi trains on one voxel size",
             )
         _add_tomogram(root, run, voxel_size, tomogram.data)
-        run_truth = truth[truth["experiment"] == run]
-        window = validation_window(tomogram.data.shape, run_truth, voxel_size)
-        if run == runs[-1] and window is not None:
-            validation_run = _unused_name(f"{run}-validation", runs)
-            _add_tomogram(root, validation_run, voxel_size, tomogram.data[window])
-            validation_truth = _shifted_into(run_truth, window, voxel_size, validation_run)
+        if run == runs[-1]:
+            run_truth = truth[truth["experiment"] == run]
+            window = validation_window(tomogram.data.shape, run_truth, voxel_size)
+            if window is not None:
+                validation_run = _unused_name(f"{run}-validation", runs)
+                _add_tomogram(root, validation_run, voxel_size, tomogram.data[window])
+                validation_truth = _shifted_into(run_truth, window, voxel_size, validation_run)
         del tomogram
     write_copick_picks(
         pd.concat([truth, validation_truth], ignore_index=True),
